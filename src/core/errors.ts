@@ -1,0 +1,98 @@
+/**
+ * The one error catalogue of Halftone.
+ *
+ * Every failure a user can see carries a stable `code` from {@link ERROR_CATALOGUE}. The HTTP status
+ * and each dialect's own spelling (OSS `Code`, Cloudflare 9xxx, task-API state, Abstract envelope)
+ * are derived from the code by the presentation layers; core code only picks the code.
+ *
+ * `publicMessage` is what the client sees (short, safe); `cause` and `details` are for the log.
+ */
+
+export interface ErrorDefinition {
+  /** HTTP status used by every dialect unless the dialect overrides it. */
+  readonly status: number;
+  /** The OSS XML `<Code>` for this error. */
+  readonly oss: string;
+  /** One line for docs/errors.md. */
+  readonly doc: string;
+}
+
+export const ERROR_CATALOGUE = {
+  // --- request / parameter errors -------------------------------------------------------------
+  INVALID_ARGUMENT: { status: 400, oss: 'InvalidArgument', doc: 'A parameter value is out of range or malformed.' },
+  MISSING_ARGUMENT: { status: 400, oss: 'MissingArgument', doc: 'A required parameter is absent.' },
+  BAD_REQUEST: { status: 400, oss: 'BadRequest', doc: 'The request is malformed (e.g. crop start outside the image, undecodable base64).' },
+  UNKNOWN_ACTION: { status: 400, oss: 'InvalidArgument', doc: 'The processing string names an action that does not exist.' },
+  // --- image / source errors ---------------------------------------------------------------------
+  IMAGE_TOO_LARGE: { status: 400, oss: 'ImageTooLarge', doc: 'The source exceeds a size, dimension, pixel or frame limit (checked from the header, before decoding).' },
+  OUTPUT_TOO_LARGE: { status: 400, oss: 'InvalidArgument', doc: 'The requested output exceeds an output dimension or pixel limit.' },
+  UNSUPPORTED_FORMAT: { status: 400, oss: 'BadRequest', doc: 'The source is not an image in a supported format (or is not an image at all).' },
+  CORRUPT_IMAGE: { status: 400, oss: 'BadRequest', doc: 'The source claims a supported format but cannot be decoded (truncated or corrupt).' },
+  ENCODER_UNAVAILABLE: { status: 501, oss: 'NotImplemented', doc: 'The requested output format needs an encoder that is not installed on this server (the message says what to install).' },
+  WATERMARK_ERROR: { status: 400, oss: 'WatermarkError', doc: 'The watermark could not be drawn (missing watermark object, undecodable watermark image).' },
+  // --- object store ------------------------------------------------------------------------------
+  NO_SUCH_KEY: { status: 404, oss: 'NoSuchKey', doc: 'The object does not exist.' },
+  NO_SUCH_BUCKET: { status: 404, oss: 'NoSuchBucket', doc: 'The bucket does not exist.' },
+  NO_SUCH_STYLE: { status: 404, oss: 'NoSuchStyle', doc: 'The named style does not exist in the bucket.' },
+  ACCESS_DENIED: { status: 403, oss: 'AccessDenied', doc: 'The caller may not perform this operation.' },
+  // --- generic -----------------------------------------------------------------------------------
+  TIMEOUT: { status: 504, oss: 'RequestTimeout', doc: 'Processing took longer than its time budget.' },
+  OVERLOADED: { status: 503, oss: 'ServiceUnavailable', doc: 'Too many requests are being processed; retry after the Retry-After interval.' },
+  INTERNAL: { status: 500, oss: 'InternalError', doc: 'An unexpected server error; the log has the cause.' },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface AppErrorOptions {
+  /** OSS error code (EC) such as `0040-00000311`, where Alibaba documents one. */
+  readonly ec?: string;
+  /** Extra machine-readable details (safe to show). */
+  readonly details?: Record<string, unknown>;
+  /** The underlying error, for the log only. */
+  readonly cause?: unknown;
+}
+
+/** An error with a stable code from the catalogue and a message that is safe to show to clients. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly publicMessage: string;
+  readonly ec: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, publicMessage: string, options: AppErrorOptions = {}) {
+    super(publicMessage, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.publicMessage = publicMessage;
+    this.ec = options.ec;
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}
+
+/** Shorthand for the most common parameter error, worded as DESIGN.md §4.3 asks. */
+export function invalidParam(
+  what: string,
+  expected: string,
+  received: unknown,
+  ec?: string,
+): AppError {
+  return new AppError(
+    'INVALID_ARGUMENT',
+    `Expected ${expected} for ${what} but received ${formatReceived(received)}`,
+    ec === undefined ? {} : { ec },
+  );
+}
+
+function formatReceived(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return v === '' ? 'an empty value' : JSON.stringify(v);
+  return String(v);
+}
