@@ -101,6 +101,11 @@ export interface AutoOrientParams {
   readonly enabled: boolean;
 }
 
+/** Flatten transparency onto a background colour (used before encoding to formats without alpha). */
+export interface FlattenParams {
+  readonly background: Rgba;
+}
+
 /** The image part of a watermark: another stored object, optionally processed by its own chain. */
 export interface WatermarkImage {
   /** Object key in the same bucket. */
@@ -158,6 +163,7 @@ export interface OpParamsMap {
   contrast: ContrastParams;
   sharpen: SharpenParams;
   watermark: WatermarkParams;
+  flatten: FlattenParams;
 }
 
 export type OpName = keyof OpParamsMap;

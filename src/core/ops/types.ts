@@ -37,6 +37,8 @@ export const Stage = {
   LINEAR: 110,
 } as const;
 export type StageValue = (typeof Stage)[keyof typeof Stage];
+/** One stage, or a choice of stages (the planner takes the earliest free one). */
+export type StageSlot = StageValue | readonly StageValue[];
 
 /** Geometry and pixel facts about the image between operations. */
 export interface ImageState {
@@ -46,6 +48,11 @@ export interface ImageState {
   readonly hasAlpha: boolean;
   /** Number of frames (1 for still images). */
   readonly frames: number;
+  /**
+   * EXIF orientation still pending on the pixels (1 = upright). Only the auto-orient operation
+   * changes it; it is always the first operation of a recipe (OSS applies it before the chain).
+   */
+  readonly orientation: number;
 }
 
 /** A `sharp(...)` factory handed to operations for overlays and nested images. */
@@ -94,11 +101,13 @@ export interface OpDefinition<N extends OpName> {
   readonly summary: string;
   readonly params: readonly ParamDoc[];
   /**
-   * Stages this operation occupies, ascending, for the given parameters and input state. The
-   * planner keeps it in the current pass only if the first stage is later than the pass's last.
-   * Return `'exclusive'` to always run the operation in a pass of its own.
+   * Stages this operation occupies, ascending, for the given parameters and input state. An
+   * element that is an array means "any one of these" (extract can land before or after resize).
+   * The planner keeps the operation in the current pass only if every slot finds a stage later
+   * than the pass's last one; otherwise it starts a new pass. Return `'exclusive'` to always run
+   * the operation in a pass of its own.
    */
-  stages(params: OpParamsMap[N], state: ImageState): readonly StageValue[] | 'exclusive';
+  stages(params: OpParamsMap[N], state: ImageState): readonly StageSlot[] | 'exclusive';
   /**
    * What happens to an animated image: `keep` processes every frame, `static` reduces the image
    * to its first frame before this operation.
