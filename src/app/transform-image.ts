@@ -1,0 +1,33 @@
+/**
+ * Use case: apply an OSS process string (`image/...`) to a stored image.
+ *
+ * This is the single door through which the HTTP routes and the CLI reach the engine for the OSS
+ * dialect. Styles are resolved by the caller (they live in the metadata store): `process` here is
+ * always an `image/...` chain.
+ */
+import { parseOssProcess, type OssParseOptions } from '../dialects/oss/parse.js';
+import { runRecipe, type RunOptions } from '../core/pipeline/run.js';
+
+export type TransformResult =
+  | { readonly kind: 'image'; readonly data: Buffer; readonly contentType: string; readonly format: string; readonly width: number; readonly height: number }
+  | { readonly kind: 'json'; readonly body: string };
+
+export interface TransformDeps {
+  /** Loads another object of the same bucket (image watermarks). Throws AppError('NO_SUCH_KEY'). */
+  readonly loadObject: (key: string) => Promise<Buffer>;
+  /** Engine options (limits, animated WebP); defaults are OSS's. */
+  readonly engine?: Omit<RunOptions, 'loadObject'>;
+  readonly parse?: OssParseOptions;
+}
+
+/**
+ * Parses `process` with the OSS dialect and runs it on `source`.
+ * Throws AppError (with EC where OSS documents one) for bad parameters, undecodable or
+ * over-limit sources. Parameters are validated before the image is touched.
+ */
+export async function transformOss(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
+  const recipe = parseOssProcess(process, deps.parse);
+  const res = await runRecipe(source, recipe, { ...deps.engine, loadObject: deps.loadObject });
+  if (res.kind === 'json') return res;
+  return { kind: 'image', data: res.data, contentType: res.contentType, format: res.format, width: res.width, height: res.height };
+}
