@@ -1,0 +1,93 @@
+/**
+ * The one configuration schema of Halftone: every setting with its environment variable, type,
+ * default and doc line. `load()` reads them once and reports every problem at once; modules
+ * receive their slice, never `process.env`.
+ */
+
+type Kind = 'port' | 'string' | 'list' | 'map' | 'bytes';
+
+interface Setting<K extends Kind> {
+  readonly env: string;
+  readonly kind: K;
+  /** Default as an environment string; undefined = unset. */
+  readonly default: string | undefined;
+  readonly doc: string;
+}
+
+/** Every setting; keep alphabetical by env name within a group. */
+export const CONFIG_SCHEMA = {
+  port: { env: 'PORT', kind: 'port', default: '8080', doc: 'TCP port to listen on.' },
+  host: { env: 'HALFTONE_HOST', kind: 'string', default: '0.0.0.0', doc: 'Address to bind (use 127.0.0.1 for loopback only).' },
+  dataDir: { env: 'HALFTONE_DATA_DIR', kind: 'string', default: './data', doc: 'Directory for objects (blobs/), metadata (meta.sqlite) and generated credentials.' },
+  accessKeyId: { env: 'HALFTONE_ACCESS_KEY_ID', kind: 'string', default: undefined, doc: 'Access key id for signed requests. If unset with the secret, a pair is generated on first start, saved in the data dir and printed once.' },
+  accessKeySecret: { env: 'HALFTONE_ACCESS_KEY_SECRET', kind: 'string', default: undefined, doc: 'Access key secret (set together with HALFTONE_ACCESS_KEY_ID).' },
+  serviceDomains: {
+    env: 'HALFTONE_OSS_SERVICE_DOMAINS', kind: 'list',
+    default: 'oss-*.aliyuncs.com,*.aliyuncs.com,localhost,oss.local',
+    doc: 'Comma-separated host suffixes for virtual-host addressing (`<bucket>.<domain>`); `*` matches one label part.',
+  },
+  cname: { env: 'HALFTONE_OSS_CNAME', kind: 'map', default: '', doc: 'Custom-domain map `host=bucket,host2=bucket2`: requests to that host address that bucket and the path is the key.' },
+  defaultBucket: { env: 'HALFTONE_OSS_DEFAULT_BUCKET', kind: 'string', default: '', doc: 'Bucket used for IP-endpoint presigned V4 URLs that carry no bucket (`/<key>` on a non-service host). Empty = path-style.' },
+  styleDelimiters: { env: 'HALFTONE_OSS_STYLE_DELIMITERS', kind: 'string', default: '', doc: 'Enabled style delimiters, any of `-_/!` (e.g. `!`): `GET /key!style` applies style `style`.' },
+  protectedSources: { env: 'HALFTONE_OSS_SOURCE_PROTECTION', kind: 'list', default: '', doc: 'Source-image protection: key suffixes (e.g. `.jpg,.png`, or `*` for all) that anonymous users may only fetch through a style.' },
+  maxObjectBytes: { env: 'HALFTONE_MAX_OBJECT_BYTES', kind: 'bytes', default: String(5 * 1024 ** 3), doc: 'Largest single PUT/part/append body in bytes (OSS: 5 GiB).' },
+  maxProcessBytes: { env: 'HALFTONE_MAX_PROCESS_BYTES', kind: 'bytes', default: String(50 * 1024 ** 2), doc: 'Largest object that image processing will load into memory.' },
+} as const satisfies Record<string, Setting<Kind>>;
+
+type Schema = typeof CONFIG_SCHEMA;
+type ValueOf<K extends Kind> = K extends 'port' | 'bytes' ? number : K extends 'list' ? string[] : K extends 'map' ? Record<string, string> : string;
+
+/** The loaded configuration (optional strings are `undefined` when unset). */
+export type Config = {
+  -readonly [N in keyof Schema]: Schema[N]['default'] extends string ? ValueOf<Schema[N]['kind']> : ValueOf<Schema[N]['kind']> | undefined;
+};
+
+export type LoadResult = { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly errors: string[] };
+
+/** Reads every setting from `env`; collects all problems instead of stopping at the first. */
+export function load(env: Record<string, string | undefined>): LoadResult {
+  const errors: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(CONFIG_SCHEMA) as [string, Setting<Kind>][]) {
+    const raw = env[s.env] ?? s.default;
+    if (raw === undefined) {
+      out[name] = undefined;
+      continue;
+    }
+    switch (s.kind) {
+      case 'port': {
+        const n = Number(raw);
+        if (!/^\d+$/.test(raw) || n < 0 || n > 65535) errors.push(`${s.env}: expected integer between 0 and 65535 but received ${JSON.stringify(raw)}`);
+        out[name] = n;
+        break;
+      }
+      case 'bytes': {
+        const n = Number(raw);
+        if (!/^\d+$/.test(raw) || n < 1) errors.push(`${s.env}: expected a positive integer (bytes) but received ${JSON.stringify(raw)}`);
+        out[name] = n;
+        break;
+      }
+      case 'list':
+        out[name] = raw.split(',').map((x) => x.trim().toLowerCase()).filter((x) => x !== '');
+        break;
+      case 'map': {
+        const m: Record<string, string> = {};
+        for (const pair of raw.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+          const i = pair.indexOf('=');
+          if (i <= 0 || i === pair.length - 1) errors.push(`${s.env}: expected host=bucket but received ${JSON.stringify(pair)}`);
+          else m[pair.slice(0, i).toLowerCase()] = pair.slice(i + 1);
+        }
+        out[name] = m;
+        break;
+      }
+      default:
+        out[name] = raw;
+    }
+  }
+  const cfg = out as Config;
+  if ((cfg.accessKeyId === undefined) !== (cfg.accessKeySecret === undefined)) {
+    errors.push('HALFTONE_ACCESS_KEY_ID and HALFTONE_ACCESS_KEY_SECRET must be set together (or both left unset to generate a pair).');
+  }
+  if (!/^[-_/!]*$/.test(cfg.styleDelimiters)) errors.push(`HALFTONE_OSS_STYLE_DELIMITERS: expected only the characters - _ / ! but received ${JSON.stringify(cfg.styleDelimiters)}`);
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: cfg };
+}

@@ -1,0 +1,32 @@
+/**
+ * buildServer(deps): the Fastify application (no listen here — main.ts and tests listen).
+ *
+ * Request bodies are never parsed by Fastify: the OSS routes stream object bodies straight to the
+ * BlobStore and read small XML/process bodies themselves, so a 5 GB PUT never sits in memory.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { registerOssRoutes, type OssRouteDeps } from './oss/routes.js';
+
+export interface ServerDeps {
+  readonly oss: OssRouteDeps;
+  /** Fastify logger option (false in tests). */
+  readonly logger?: boolean;
+}
+
+/** Builds the HTTP application. */
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    exposeHeadRoutes: false,
+    // OSS keys may be long; find-my-way limits parameter length.
+    routerOptions: { maxParamLength: 4096 },
+    requestTimeout: 0,
+    bodyLimit: 1024 * 1024,
+  });
+  app.removeAllContentTypeParsers();
+  // Leave every body unread in request.raw; routes consume it as a stream.
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+  app.get('/healthz', async (_req, reply) => reply.header('content-type', 'application/json').send('{"status":"ok"}'));
+  registerOssRoutes(app, deps.oss);
+  return app;
+}

@@ -1,0 +1,89 @@
+/**
+ * Composition root: config → adapters → app → http. `npm start` runs this file (built to
+ * dist/main.js); it is the only module that sees every layer.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { createFsBlobStore } from './adapters/storage/fs.js';
+import { createSqliteMetaStore } from './adapters/meta/sqlite.js';
+import { createObjectService } from './app/oss-objects.js';
+import type { TransformDeps, TransformResult } from './app/transform-image.js';
+import { resolveCredentials } from './config/credentials.js';
+import { load, type Config } from './config/schema.js';
+import { buildServer } from './http/server.js';
+
+/** A composed, not yet listening, application. */
+export interface Composed {
+  readonly app: FastifyInstance;
+  readonly config: Config;
+  readonly accessKeyId: string;
+  close(): Promise<void>;
+}
+
+/** The engine is loaded on first use, so the object API starts fast and without sharp. */
+async function transform(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
+  const mod = await import('./app/transform-image.js');
+  return mod.transformOss(source, process, deps);
+}
+
+/** Builds everything from a loaded config. */
+export async function compose(config: Config, log: (line: string) => void = console.log): Promise<Composed> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const creds = await resolveCredentials(dataDir, config.accessKeyId, config.accessKeySecret);
+  if (creds.generated) {
+    log(`halftone: generated an access key pair (saved in ${join(dataDir, 'credentials.json')}; shown only once):`);
+    log(`  AccessKeyId:     ${creds.accessKeyId}`);
+    log(`  AccessKeySecret: ${creds.accessKeySecret}`);
+  }
+  const blobs = await createFsBlobStore({ dir: dataDir });
+  const meta = createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
+  meta.putAccessKey({ id: creds.accessKeyId, secret: creds.accessKeySecret });
+  const objects = createObjectService({ blobs, meta, maxObjectBytes: config.maxObjectBytes, maxProcessBytes: config.maxProcessBytes });
+  // Blobs written before a crash but never committed are unreachable: remove them before serving.
+  const collected = await objects.collectGarbage();
+  if (collected > 0) log(`halftone: removed ${collected} unreferenced blob(s) left by an interrupted write`);
+  const app = buildServer({
+    oss: {
+      objects,
+      transform,
+      address: { serviceDomains: config.serviceDomains, cname: config.cname, defaultBucket: config.defaultBucket },
+      lookupSecret: (id) => meta.getAccessKey(id)?.secret,
+      styleDelimiters: config.styleDelimiters,
+      protectedSources: config.protectedSources,
+      onInternalError: (err, requestId) => console.error(`halftone: internal error (request ${requestId}):`, err),
+    },
+  });
+  return {
+    app, config, accessKeyId: creds.accessKeyId,
+    async close() {
+      await app.close();
+      meta.close();
+    },
+  };
+}
+
+/** `npm start`: load config, compose, listen; SIGINT/SIGTERM close gracefully. */
+export async function main(env: Record<string, string | undefined> = process.env): Promise<void> {
+  const loaded = load(env);
+  if (!loaded.ok) {
+    console.error('halftone: invalid configuration:');
+    for (const e of loaded.errors) console.error(`  - ${e}`);
+    process.exitCode = 2;
+    return;
+  }
+  const composed = await compose(loaded.config);
+  const address = await composed.app.listen({ port: loaded.config.port, host: loaded.config.host });
+  console.log(`halftone: listening on ${address} (data dir ${resolve(loaded.config.dataDir)})`);
+  const stop = () => {
+    composed.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  await main();
+}
