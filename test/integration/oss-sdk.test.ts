@@ -186,7 +186,7 @@ describe('recipe A: IP endpoint (virtual-host Host header)', () => {
         chunk.fill(i % 251);
         chunk.writeUInt32BE(i, 0);
         hash.update(chunk);
-        if (!ws.write(chunk)) await new Promise((r) => ws.once('drain', r));
+        if (!ws.write(chunk)) await new Promise<void>((r) => ws.once('drain', () => r()));
       }
       await new Promise<void>((r) => ws.end(r));
       const expected = hash.digest('hex');
