@@ -5,7 +5,8 @@
  * BlobStore and read small XML/process bodies themselves, so a 5 GB PUT never sits in memory.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { registerOssRoutes, type OssRouteDeps } from './oss/routes.js';
+import { AppError } from '../core/errors.js';
+import { presentOssError, registerOssRoutes, type OssRouteDeps } from './oss/routes.js';
 
 export interface ServerDeps {
   readonly oss: OssRouteDeps;
@@ -22,6 +23,13 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     routerOptions: { maxParamLength: 4096 },
     requestTimeout: 0,
     bodyLimit: 1024 * 1024,
+    // URLs the router cannot decode still get an OSS-shaped answer.
+    frameworkErrors: (err, req, reply) => {
+      const code = (err as { code?: string }).code;
+      presentOssError(reply, req, code === 'FST_ERR_BAD_URL'
+        ? new AppError('INVALID_URI', 'The request path is not valid percent-encoded UTF-8.')
+        : new AppError('BAD_REQUEST', 'The request could not be processed.', { cause: err }));
+    },
   });
   app.removeAllContentTypeParsers();
   // Leave every body unread in request.raw; routes consume it as a stream.

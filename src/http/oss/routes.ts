@@ -72,39 +72,43 @@ function effectiveAcl(b: BucketRecord, o: ObjectRecord | undefined): BucketAcl {
   return o !== undefined && o.acl !== 'default' ? o.acl : b.acl;
 }
 
+/** Sends `err` as an OSS XML error (HEAD: empty body plus base64 `x-oss-err`). */
+export function presentOssError(reply: FastifyReply, req: FastifyRequest, err: unknown, requestId: string = newRequestId()): void {
+  let e: AppError;
+  if (isAppError(err)) e = err;
+  else {
+    e = new AppError('INTERNAL', 'We encountered an internal error. Please try again.', { cause: err });
+  }
+  const def = ERROR_CATALOGUE[e.code];
+  const extra: Record<string, unknown> = {};
+  const d = e.details ?? {};
+  if (e.code === 'NO_SUCH_KEY' && typeof d['key'] === 'string') extra['Key'] = d['key'];
+  if (e.code === 'INVALID_ACCESS_KEY' && typeof d['OSSAccessKeyId'] === 'string') extra['OSSAccessKeyId'] = d['OSSAccessKeyId'];
+  if (e.code === 'SIGNATURE_MISMATCH' && typeof d['stringToSign'] === 'string') extra['StringToSign'] = d['stringToSign'];
+  if ((e.code === 'NO_SUCH_BUCKET' || e.code === 'BUCKET_NOT_EMPTY' || e.code === 'BUCKET_ALREADY_EXISTS') && typeof d['bucket'] === 'string') extra['BucketName'] = d['bucket'];
+  const body = toXml({
+    Error: {
+      Code: def.oss, Message: e.publicMessage, RequestId: requestId, HostId: (h(req, 'host') ?? '').replace(/:\d+$/, ''),
+      ...extra,
+      ...(e.ec === undefined ? {} : { EC: e.ec, RecommendDoc: `https://api.aliyun.com/troubleshoot?q=${e.ec}` }),
+    },
+  });
+  reply.code(def.status).header('x-oss-request-id', requestId).header('content-type', 'application/xml');
+  if (e.ec !== undefined) reply.header('x-oss-ec', e.ec);
+  if (req.method === 'HEAD') {
+    reply.header('x-oss-err', Buffer.from(body).toString('base64')).send();
+  } else reply.send(body);
+}
+
 /** Registers the OSS catch-all route on `app`. */
 export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): void {
   const resolve = createAddressResolver(deps.address);
   const now = deps.now ?? (() => Date.now());
   const svc = deps.objects;
 
-  // ------------------------------------------------------------------ errors
   function sendError(reply: FastifyReply, req: FastifyRequest, err: unknown, requestId: string): void {
-    let e: AppError;
-    if (isAppError(err)) e = err;
-    else {
-      deps.onInternalError?.(err, requestId);
-      e = new AppError('INTERNAL', 'We encountered an internal error. Please try again.', { cause: err });
-    }
-    const def = ERROR_CATALOGUE[e.code];
-    const extra: Record<string, unknown> = {};
-    const d = e.details ?? {};
-    if (e.code === 'NO_SUCH_KEY' && typeof d['key'] === 'string') extra['Key'] = d['key'];
-    if (e.code === 'INVALID_ACCESS_KEY' && typeof d['OSSAccessKeyId'] === 'string') extra['OSSAccessKeyId'] = d['OSSAccessKeyId'];
-    if (e.code === 'SIGNATURE_MISMATCH' && typeof d['stringToSign'] === 'string') extra['StringToSign'] = d['stringToSign'];
-    if ((e.code === 'NO_SUCH_BUCKET' || e.code === 'BUCKET_NOT_EMPTY' || e.code === 'BUCKET_ALREADY_EXISTS') && typeof d['bucket'] === 'string') extra['BucketName'] = d['bucket'];
-    const body = toXml({
-      Error: {
-        Code: def.oss, Message: e.publicMessage, RequestId: requestId, HostId: (h(req, 'host') ?? '').replace(/:\d+$/, ''),
-        ...extra,
-        ...(e.ec === undefined ? {} : { EC: e.ec, RecommendDoc: `https://api.aliyun.com/troubleshoot?q=${e.ec}` }),
-      },
-    });
-    reply.code(def.status).header('x-oss-request-id', requestId).header('content-type', 'application/xml');
-    if (e.ec !== undefined) reply.header('x-oss-ec', e.ec);
-    if (req.method === 'HEAD') {
-      reply.header('x-oss-err', Buffer.from(body).toString('base64')).send();
-    } else reply.send(body);
+    if (!isAppError(err)) deps.onInternalError?.(err, requestId);
+    presentOssError(reply, req, err, requestId);
   }
 
   function sendXml(c: Ctx, doc: Record<string, unknown>, status = 200): void {
