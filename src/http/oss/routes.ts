@@ -129,7 +129,8 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     if (effectiveAcl(b, o) !== 'public-read-write') throw denied();
   }
   function isProtected(key: string): boolean {
-    return deps.protectedSources.some((s) => s === '*' || key.endsWith(s));
+    const k = key.toLowerCase();
+    return deps.protectedSources.some((s) => s === '*' || k.endsWith(s.toLowerCase()));
   }
 
   // ------------------------------------------------------------------ helpers
