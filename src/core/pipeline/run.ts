@@ -230,9 +230,9 @@ async function runPass(img: Sharp, pass: Pass, state: ImageState, env: OpEnv): P
 async function encode(img: Sharp, state: ImageState, format: OutputFormat, recipe: Recipe, info: SourceInfo): Promise<Buffer> {
   const quality = resolveQuality(format, recipe.output.quality, info.format === 'jpeg' ? info.jpegQuality : undefined);
   if (state.orientation !== 1) {
-    // auto-orient was not requested: keep the pending EXIF orientation so viewers still show the
-    // image upright, as the stored source would be.
-    img.withMetadata({ orientation: state.orientation });
+    // auto-orient was not requested: keep the pending EXIF orientation (and nothing else of the
+    // source's EXIF, which may hold GPS data) so viewers still show the image upright.
+    img.withExif({ IFD0: { Orientation: String(state.orientation) } });
   }
   switch (format) {
     case 'jpeg':
