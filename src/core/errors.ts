@@ -62,6 +62,21 @@ export const ERROR_CATALOGUE = {
   TIMEOUT: { status: 504, oss: 'RequestTimeout', doc: 'Processing took longer than its time budget.' },
   OVERLOADED: { status: 503, oss: 'ServiceUnavailable', doc: 'Too many requests are being processed; retry after the Retry-After interval.' },
   INTERNAL: { status: 500, oss: 'InternalError', doc: 'An unexpected server error; the log has the cause.' },
+  // --- remote source fetching (SourceFetcher) ------------------------------------------------------
+  FETCH_INVALID_URL: { status: 400, oss: 'InvalidArgument', doc: 'The source URL is not a plain http(s) URL (other scheme, userinfo, non-canonical numeric host, blocked port, too long). Cloudflare 9406.' },
+  FETCH_ORIGIN_NOT_ALLOWED: { status: 403, oss: 'AccessDenied', doc: 'The source origin is not in the allowed-origins list (HALFTONE_ALLOWED_ORIGINS). Cloudflare 9401.' },
+  FETCH_FORBIDDEN_ADDRESS: { status: 403, oss: 'AccessDenied', doc: 'The source host is or resolves to a loopback, private, link-local, unique-local, metadata or reserved address and its origin is not allowed to be private. Cloudflare 9401.' },
+  FETCH_DNS_FAILED: { status: 502, oss: 'InvalidArgument', doc: 'The source host name could not be resolved. Cloudflare 9407.' },
+  FETCH_UNREACHABLE: { status: 502, oss: 'InvalidArgument', doc: 'The source origin refused or dropped the connection. Cloudflare 9510.' },
+  FETCH_TIMEOUT: { status: 504, oss: 'RequestTimeout', doc: 'Fetching the source took longer than its time budget. Cloudflare 9504.' },
+  FETCH_TOO_LARGE: { status: 413, oss: 'EntityTooLarge', doc: 'The source is larger than the download size cap (checked while streaming). Cloudflare 9402 (413).' },
+  FETCH_TOO_MANY_REDIRECTS: { status: 400, oss: 'InvalidArgument', doc: 'The source redirected more times than allowed. Cloudflare 9421.' },
+  FETCH_BAD_REDIRECT: { status: 400, oss: 'InvalidArgument', doc: 'The source redirected to an invalid URL (no Location, other scheme, userinfo). Cloudflare 9420.' },
+  FETCH_LOOP: { status: 508, oss: 'InvalidArgument', doc: 'Request loop: the fetch would carry our own Via token again (Halftone fetching itself). Cloudflare 9403.' },
+  FETCH_ORIGIN_NOT_FOUND: { status: 404, oss: 'NoSuchKey', doc: 'The source origin answered 404 or 410. Cloudflare 9404.' },
+  FETCH_ORIGIN_REJECTED: { status: 502, oss: 'AccessDenied', doc: 'The source origin answered another 4xx (e.g. 403 to the anonymised request). Cloudflare 9408.' },
+  FETCH_ORIGIN_ERROR: { status: 502, oss: 'InternalError', doc: 'The source origin answered 5xx or an unexpected status. Cloudflare 9509.' },
+  FETCH_FAILED: { status: 502, oss: 'InternalError', doc: 'The source download failed (connection interrupted, malformed response). Cloudflare 9402.' },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
