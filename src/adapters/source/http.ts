@@ -237,7 +237,7 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
         }
         const declared = Number(header(h, 'content-length'));
         if (Number.isFinite(declared) && declared > maxBytes) {
-          res.body.destroy();
+          discard(res.body);
           throw fail('FETCH_TOO_LARGE', `The source is larger than ${maxBytes} bytes`, { maxBytes });
         }
         // The cap is enforced on the bytes actually received: Content-Length may be absent or lie.
@@ -247,7 +247,7 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
           const buf = chunk as Buffer;
           total += buf.length;
           if (total > maxBytes) {
-            res.body.destroy();
+            discard(res.body);
             throw fail('FETCH_TOO_LARGE', `The source is larger than ${maxBytes} bytes`, { maxBytes });
           }
           chunks.push(buf);
@@ -277,6 +277,15 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
       await agent.close();
     },
   };
+}
+
+/**
+ * Aborts a response body. undici turns an early destroy into an 'error' event (RequestAbortedError);
+ * without a listener that would be an uncaught exception that takes the server down.
+ */
+function discard(body: { on(event: 'error', fn: (err: Error) => void): unknown; destroy(): unknown }): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
