@@ -20,7 +20,7 @@ let key = '';
 let server: Server;
 let port = 0;
 let connections = 0;
-const servernames: (string | false)[] = [];
+const servernames: (string | false | null)[] = [];
 
 const opensslOk = spawnSync('openssl', ['version']).status === 0;
 
