@@ -406,9 +406,15 @@ export interface UrlPolicy {
  */
 export function checkUrl(input: string | URL, policy: UrlPolicy, badUrlCode: 'FETCH_INVALID_URL' | 'FETCH_BAD_REDIRECT' = 'FETCH_INVALID_URL'): UrlCheck {
   const text = typeof input === 'string' ? input : input.href;
+  // The first URL came from the client and may be echoed back; a redirect target came from an
+  // origin (possibly an allowed internal one) and goes to the log only.
+  const shown = text.length > 200 ? `${text.slice(0, 200)}…` : text;
   const bad = (why: string, code: 'FETCH_INVALID_URL' | 'FETCH_BAD_REDIRECT' | 'FETCH_FORBIDDEN_ADDRESS' | 'FETCH_ORIGIN_NOT_ALLOWED' = badUrlCode): UrlCheck => ({
     ok: false,
-    error: new AppError(code, why, { details: { url: text.length > 200 ? `${text.slice(0, 200)}…` : text } }),
+    error:
+      badUrlCode === 'FETCH_BAD_REDIRECT'
+        ? new AppError(code, why, { details: { redirect: true }, cause: new Error(`redirect target ${shown}`) })
+        : new AppError(code, why, { details: { url: shown } }),
   });
   if (text.length > MAX_URL_LENGTH) return bad(`The source URL is longer than ${MAX_URL_LENGTH} characters`);
   let url: URL;

@@ -111,20 +111,21 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
       try {
         addresses = await lookup(hostname);
       } catch (err) {
-        throw fail('FETCH_DNS_FAILED', 'The source host name could not be resolved', { host: hostname }, err);
+        throw fail('FETCH_DNS_FAILED', 'The source host name could not be resolved', undefined, err);
       }
-      if (addresses.length === 0) throw fail('FETCH_DNS_FAILED', 'The source host name could not be resolved', { host: hostname });
+      if (addresses.length === 0) throw fail('FETCH_DNS_FAILED', 'The source host name could not be resolved', undefined, new Error(hostname));
     }
     // Every address must pass, not just the first: a name with one public and one private record
     // must not become a way in, whichever record the connector would have tried.
     for (const { address } of addresses) {
       const cls = classifyAddress(address) ?? 'reserved';
       if (!mayConnect(cls, privateAllowed)) {
-        throw fail('FETCH_FORBIDDEN_ADDRESS', `The source host resolves to a ${cls} address`, { host: hostname }, new Error(`${hostname} -> ${address} (${cls})`));
+        // Host and address go to the log only (the host may come from a redirect).
+        throw fail('FETCH_FORBIDDEN_ADDRESS', 'The source host resolves to a forbidden address', undefined, new Error(`${hostname} -> ${address} (${cls})`));
       }
     }
     const first = addresses[0];
-    if (first === undefined) throw fail('FETCH_DNS_FAILED', 'The source host name could not be resolved', { host: hostname });
+    if (first === undefined) throw fail('FETCH_DNS_FAILED', 'The source host name could not be resolved', undefined, new Error(hostname));
     return first.address;
   }
 
