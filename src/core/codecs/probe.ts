@@ -3,7 +3,7 @@
  * format (from magic bytes), size of one frame, frame count, EXIF orientation, alpha, bytes and
  * the estimated JPEG quality. Limits are checked on this before anything is decoded.
  */
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { AppError } from '../errors.js';
 import type { SourceInfo } from '../ir.js';
 import { sniffFormat } from './sniff.js';
@@ -23,7 +23,7 @@ export async function probe(buf: Buffer): Promise<SourceInfo> {
     const h = readBmpHeader(buf);
     return { format, width: h.width, height: h.height, frames: 1, orientation: 1, hasAlpha: h.hasAlpha, bytes: buf.length };
   }
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     // Header only: sharp/libvips reads the container and image headers, not the pixel data.
     meta = await sharp(buf, { limitInputPixels: false }).metadata();

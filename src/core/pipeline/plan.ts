@@ -62,8 +62,9 @@ function fit(slots: readonly StageSlot[], last: number): StageValue[] | null {
  * geometry is invalid for its input (e.g. a crop that starts outside the image).
  */
 export function plan(ops: readonly Operation[], source: ImageState, options: PlanOptions = {}): Plan {
-  const passes: { steps: PlannedStep[]; autoOrient: boolean; last: number }[] = [];
-  let current: { steps: PlannedStep[]; autoOrient: boolean; last: number } | null = null;
+  type OpenPass = { steps: PlannedStep[]; autoOrient: boolean; last: number };
+  const passes: OpenPass[] = [];
+  let current: OpenPass | null = null;
   let state = source;
   for (const op of ops) {
     const def = definition(op);
@@ -82,16 +83,18 @@ export function plan(ops: readonly Operation[], source: ImageState, options: Pla
         chosen = fit(slots, current.last);
       }
     }
-    if (chosen === null) {
+    let pass: OpenPass | null = current;
+    if (chosen === null || pass === null) {
       chosen = exclusive ? [] : fit(slots, 0) ?? [];
-      current = { steps: [], autoOrient: false, last: 0 };
-      passes.push(current);
+      pass = { steps: [], autoOrient: false, last: 0 };
+      passes.push(pass);
+      current = pass;
     }
-    const isFlattenJoin = op.op === 'flatten' && current.steps.length > 0;
-    current.steps.push({ op, stages: chosen, before, after });
-    if (op.op === 'autoOrient' && op.params.enabled) current.autoOrient = true;
-    if (exclusive) current.last = Number.POSITIVE_INFINITY;
-    else if (!isFlattenJoin) current.last = chosen.length > 0 ? (chosen[chosen.length - 1] as number) : current.last;
+    const isFlattenJoin = op.op === 'flatten' && pass.steps.length > 0;
+    pass.steps.push({ op, stages: chosen, before, after });
+    if (op.op === 'autoOrient' && op.params.enabled) pass.autoOrient = true;
+    if (exclusive) pass.last = Number.POSITIVE_INFINITY;
+    else if (!isFlattenJoin) pass.last = chosen.length > 0 ? (chosen[chosen.length - 1] as number) : pass.last;
     state = after;
   }
   return {

@@ -8,7 +8,7 @@
  * re-assembled with their delays and loop count.
  */
 import sharp from 'sharp';
-import type { Sharp, SharpOptions } from 'sharp';
+import type { Create, Sharp, SharpOptions } from 'sharp';
 import type { Operation, OutputFormat, Recipe, SourceInfo } from '../ir.js';
 import { AppError, isAppError } from '../errors.js';
 import { OPS } from '../ops/index.js';
@@ -153,7 +153,7 @@ function image(data: Buffer, format: OutputFormat, plan: Plan, frames: number): 
 }
 
 function makeEnv(format: OutputFormat, options: RunOptions, limits: Limits): OpEnv {
-  const factory = (input?: Buffer | { create: sharp.Create }, opts?: SharpOptions): Sharp =>
+  const factory = (input?: Buffer | { create: Create }, opts?: SharpOptions): Sharp =>
     input === undefined ? sharp(opts) : Buffer.isBuffer(input) ? sharp(input, { limitInputPixels: limits.maxSourcePixels, ...opts }) : sharp({ ...opts, ...input });
   const env: OpEnv = {
     sharp: factory,

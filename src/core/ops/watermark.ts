@@ -1,0 +1,212 @@
+/**
+ * watermark: draw an image, a text, or both side by side onto the image (spec oss-img.md §3.3).
+ *
+ * The mark is built as one RGBA layer (image part from another object, processed by its own
+ * chain and scaled by `P`; text part rendered with the bundled font; the two placed side by side by
+ * `order`/`align`/`interval`), given opacity `t`, positioned by `g`/`x`/`y`/`voffset` and clipped
+ * to the image, then appended to the pass's composite layers. Output size never changes.
+ */
+import type { Sharp } from 'sharp';
+import { AppError, isAppError } from '../errors.js';
+import type { WatermarkParams, WatermarkText } from '../ir.js';
+import type { OpDefinition, OpEnv, ImageState } from './types.js';
+import { Stage } from './types.js';
+import { BUNDLED_FAMILY } from './fonts.js';
+import { roundHalfUp } from './geometry.js';
+
+interface Layer {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+}
+
+async function rawOf(img: Sharp): Promise<Layer> {
+  const { data, info } = await img.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+function emptyLayer(width: number, height: number): Layer {
+  return { data: Buffer.alloc(width * height * 4), width, height };
+}
+
+/** Copies `src` into `dst` at (x, y), clipping at the edges (plain copy, no blending). */
+function blit(dst: Layer, src: Layer, x: number, y: number): void {
+  for (let row = 0; row < src.height; row++) {
+    const dy = y + row;
+    if (dy < 0 || dy >= dst.height) continue;
+    const x0 = Math.max(0, x);
+    const x1 = Math.min(dst.width, x + src.width);
+    if (x1 <= x0) continue;
+    const s = (row * src.width + (x0 - x)) * 4;
+    src.data.copy(dst.data, (dy * dst.width + x0) * 4, s, s + (x1 - x0) * 4);
+  }
+}
+
+function escapeMarkup(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+function hex(c: { r: number; g: number; b: number }): string {
+  return `#${[c.r, c.g, c.b].map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** Renders the text part: glyphs in `color`, optional shadow, optional rotation. */
+async function renderText(t: WatermarkText, env: OpEnv): Promise<Layer> {
+  const textLayer = (colour: string): Promise<Layer> =>
+    rawOf(
+      env.sharp({
+        text: {
+          text: `<span foreground="${colour}">${escapeMarkup(t.text)}</span>`,
+          font: `${BUNDLED_FAMILY} ${t.size}px`,
+          fontfile: env.fontFile(t.font),
+          rgba: true,
+          dpi: 72,
+        },
+      } as never),
+    );
+  let layer = await textLayer(hex(t.color));
+  if (t.shadow > 0) {
+    // A shadow offset down-right by ~size/20 (at least 1 px), black at the requested opacity.
+    const off = Math.max(1, Math.round(t.size / 20));
+    const shadow = await textLayer('#000000');
+    for (let i = 3; i < shadow.data.length; i += 4) shadow.data[i] = Math.round(((shadow.data[i] as number) * t.shadow) / 100);
+    const both = emptyLayer(layer.width + off, layer.height + off);
+    blit(both, shadow, off, off);
+    const over = await rawOf(
+      env.sharp(both.data, { raw: { width: both.width, height: both.height, channels: 4 } } as never).composite([
+        { input: layer.data, raw: { width: layer.width, height: layer.height, channels: 4 }, left: 0, top: 0 },
+      ]),
+    );
+    layer = over;
+  }
+  if (t.rotate % 360 !== 0) {
+    layer = await rawOf(
+      env.sharp(layer.data, { raw: { width: layer.width, height: layer.height, channels: 4 } } as never).rotate(t.rotate, { background: { r: 0, g: 0, b: 0, alpha: 0 } }),
+    );
+  }
+  return layer;
+}
+
+/** Loads and prepares the image part: its own chain, then `P` relative to the main width. */
+async function renderImage(p: NonNullable<WatermarkParams['image']>, main: ImageState, env: OpEnv): Promise<Layer> {
+  let buf: Buffer;
+  try {
+    buf = await env.loadObject(p.key);
+  } catch (err) {
+    if (isAppError(err) && err.code === 'NO_SUCH_KEY') {
+      throw new AppError('WATERMARK_ERROR', `The watermark object ${JSON.stringify(p.key)} does not exist.`, { cause: err });
+    }
+    throw err;
+  }
+  let png: { data: Buffer; width: number; height: number };
+  try {
+    png = await env.processNested(buf, p.ops);
+  } catch (err) {
+    if (isAppError(err) && err.code !== 'INTERNAL') {
+      throw new AppError('WATERMARK_ERROR', `The watermark image cannot be used: ${err.publicMessage}`, { cause: err });
+    }
+    throw err;
+  }
+  let img = env.sharp(png.data);
+  if (p.percentOfMain !== undefined) {
+    // P: watermark width = P% of the main width, height keeps the watermark's aspect (UNCONFIRMED rule).
+    const width = Math.max(1, roundHalfUp((main.width * p.percentOfMain) / 100));
+    const height = Math.max(1, roundHalfUp((png.height * width) / png.width));
+    img = img.resize(width, height, { fit: 'fill' });
+  }
+  return rawOf(img);
+}
+
+/** Places image and text side by side (order, vertical align, interval). */
+function sideBySide(image: Layer, text: Layer, p: WatermarkParams): Layer {
+  const [first, second] = p.order === 0 ? [image, text] : [text, image];
+  const width = first.width + p.interval + second.width;
+  const height = Math.max(first.height, second.height);
+  const y = (h: number): number => (p.align === 0 ? 0 : p.align === 1 ? Math.floor((height - h) / 2) : height - h);
+  const out = emptyLayer(width, height);
+  blit(out, first, 0, y(first.height));
+  blit(out, second, first.width + p.interval, y(second.height));
+  return out;
+}
+
+/** Position of a `ww×wh` mark on a `W×H` image, per the spec's table (halves floored). */
+export function watermarkPosition(p: Pick<WatermarkParams, 'g' | 'x' | 'y' | 'voffset'>, W: number, H: number, ww: number, wh: number): { left: number; top: number } {
+  const cx = Math.floor((W - ww) / 2);
+  const cy = Math.floor((H - wh) / 2) + p.voffset;
+  switch (p.g) {
+    case 'nw': return { left: p.x, top: p.y };
+    case 'north': return { left: cx, top: p.y };
+    case 'ne': return { left: W - ww - p.x, top: p.y };
+    case 'west': return { left: p.x, top: cy };
+    case 'center': return { left: cx, top: cy };
+    case 'east': return { left: W - ww - p.x, top: cy };
+    case 'sw': return { left: p.x, top: H - wh - p.y };
+    case 'south': return { left: cx, top: H - wh - p.y };
+    case 'se': return { left: W - ww - p.x, top: H - wh - p.y };
+  }
+}
+
+function withOpacity(layer: Layer, t: number): Layer {
+  if (t >= 100) return layer;
+  const data = Buffer.from(layer.data);
+  for (let i = 3; i < data.length; i += 4) data[i] = Math.round(((data[i] as number) * t) / 100);
+  return { ...layer, data };
+}
+
+/** Adds padding (transparent) right and below, for tiled text with padx/pady. */
+function padded(layer: Layer, padx: number, pady: number): Layer {
+  if (padx === 0 && pady === 0) return layer;
+  const out = emptyLayer(layer.width + padx, layer.height + pady);
+  blit(out, layer, 0, 0);
+  return out;
+}
+
+export const watermark: OpDefinition<'watermark'> = {
+  name: 'watermark',
+  summary: 'Draw an image watermark (another object, with its own process), a text, or both, at g/x/y with opacity t.',
+  params: [
+    { name: 't', type: 'int', range: '0–100', default: '100', meaning: 'opacity in percent' },
+    { name: 'g', type: 'enum', range: 'nw north ne west center east sw south se', default: 'se', meaning: 'anchor' },
+    { name: 'x', type: 'int', range: '0–4096', default: '10', meaning: 'horizontal margin from the anchored edge' },
+    { name: 'y', type: 'int', range: '0–4096', default: '10', meaning: 'vertical margin from the anchored edge' },
+    { name: 'voffset', type: 'int', range: '−1000–1000', default: '0', meaning: 'vertical shift (down) for west, center, east' },
+    { name: 'image', type: 'object', meaning: 'object key + its own operations + P (percent of the main width)' },
+    { name: 'text', type: 'object', meaning: 'text, font, color, size, shadow, rotate, fill, padx, pady' },
+    { name: 'order', type: 'int', range: '0–1', default: '0', meaning: '0 image first, 1 text first' },
+    { name: 'align', type: 'int', range: '0–2', default: '2', meaning: 'vertical alignment of the two parts: top, middle, bottom' },
+    { name: 'interval', type: 'int', range: '0–1000', default: '0', meaning: 'gap between image and text' },
+  ],
+  stages: () => [Stage.COMPOSITE],
+  animation: () => 'keep',
+  geometry: (_p, state) => state,
+  async apply(pass, p, state, env) {
+    const image = p.image ? await renderImage(p.image, state, env) : undefined;
+    const text = p.text ? await renderText(p.text, env) : undefined;
+    let mark: Layer;
+    if (image && text) mark = sideBySide(image, text, p);
+    else mark = (image ?? text) as Layer;
+    mark = withOpacity(mark, p.t);
+    if (mark.width === 0 || mark.height === 0) return state;
+
+    if (p.text?.fill) {
+      // Tile the mark over the whole image, from the top-left corner.
+      const tile = padded(mark, p.text.padx, p.text.pady);
+      const canvas = emptyLayer(state.width, state.height);
+      for (let y = 0; y < state.height; y += tile.height) for (let x = 0; x < state.width; x += tile.width) blit(canvas, tile, x, y);
+      pass.overlays.push({ input: canvas.data, raw: { width: canvas.width, height: canvas.height, channels: 4 }, left: 0, top: 0 });
+      return state;
+    }
+
+    const pos = watermarkPosition(p, state.width, state.height, mark.width, mark.height);
+    // Clip to the visible part: sharp refuses overlays that do not fit inside the image.
+    const left = Math.max(0, pos.left);
+    const top = Math.max(0, pos.top);
+    const right = Math.min(state.width, pos.left + mark.width);
+    const bottom = Math.min(state.height, pos.top + mark.height);
+    if (right <= left || bottom <= top) return state;
+    const visible = emptyLayer(right - left, bottom - top);
+    blit(visible, mark, pos.left - left, pos.top - top);
+    pass.overlays.push({ input: visible.data, raw: { width: visible.width, height: visible.height, channels: 4 }, left, top });
+    return state;
+  },
+};
