@@ -170,7 +170,7 @@ describe('errors', () => {
   it('an empty body is UNSUPPORTED_FORMAT', () => expectCode(transformOss(Buffer.alloc(0), 'image/resize,w_10', { loadObject }), 'UNSUPPORTED_FORMAT'));
   it('a truncated JPEG is CORRUPT_IMAGE', () => expectCode(transformOss(example.subarray(0, example.length / 2), 'image/resize,w_10', { loadObject }), 'CORRUPT_IMAGE'));
   it('crop starting outside is BAD_REQUEST', () => expectCode(run('image/crop,x_500,y_10'), 'BAD_REQUEST'));
-  it('a missing watermark object is reported', () => expectCode(run('image/watermark,image_bm9wZS5wbmc'), 'NO_SUCH_KEY'));
+  it('a missing watermark object is WatermarkError (400)', () => expectCode(run('image/watermark,image_bm9wZS5wbmc'), 'WATERMARK_ERROR'));
   it('resize output over the pixel limit has EC 0040-00000007', () => expectCode(run('image/resize,m_fixed,w_5000,h_5000,limit_0'), 'OUTPUT_TOO_LARGE', '0040-00000007'));
   it('a header claiming 40000 px is refused before decoding (EC 0040-00000019 for JPEG)', async () => {
     // A valid JPEG header whose SOF claims 40000x10: patch the dimensions of a tiny JPEG.
