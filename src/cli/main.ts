@@ -37,7 +37,7 @@ export function buildCli(): Command {
   const program = new Command();
   program
     .name('halftone')
-    .description('Halftone: self-hosted image processing that speaks the OSS, Cloudflare, PicWish and Abstract dialects.')
+    .description('Halftone: self-hosted image processing and optimisation (OSS IMG process strings today).')
     .showHelpAfterError()
     .exitOverride();
 
