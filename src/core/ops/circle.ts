@@ -9,7 +9,8 @@ import { clampRadius, outsideShapeOverlay } from './radius.js';
 
 export function circleRect(r: number, W: number, H: number): { left: number; top: number; size: number; r: number } {
   const rr = clampRadius(r, W, H);
-  const size = 2 * rr;
+  // A 1-px-wide image has no circle of radius ≥ 1: keep one pixel rather than an empty image.
+  const size = Math.max(1, 2 * rr);
   return { left: Math.floor((W - size) / 2), top: Math.floor((H - size) / 2), size, r: rr };
 }
 
@@ -27,7 +28,7 @@ export const circle: OpDefinition<'circle'> = {
   apply(pass, p, state, env) {
     const c = circleRect(p.r, state.width, state.height);
     if (c.size !== state.width || c.size !== state.height) pass.img.extract({ left: c.left, top: c.top, width: c.size, height: c.size });
-    pass.overlays.push(outsideShapeOverlay(c.size, c.size, `<circle cx="${c.r}" cy="${c.r}" r="${c.r}"/>`, env.outputHasAlpha));
+    pass.overlays.push(outsideShapeOverlay(c.size, c.size, `<circle cx="${c.size / 2}" cy="${c.size / 2}" r="${c.size / 2}"/>`, env.outputHasAlpha));
     return after(state, c.size, env.outputHasAlpha);
   },
 };

@@ -29,7 +29,7 @@ export const indexcrop: OpDefinition<'indexcrop'> = {
     { name: 'index', type: 'int', default: '0', meaning: '0-based strip to keep' },
   ],
   stages: () => [[Stage.PRE_EXTRACT, Stage.POST_EXTRACT]],
-  animation: () => 'keep',
+  animation: () => 'static',
   geometry: (p, state) => after(state, p),
   apply(pass, p, state) {
     const r = indexCropRect(p, state.width, state.height);

@@ -14,7 +14,10 @@ export function outsideShapeOverlay(width: number, height: number, shape: string
   return { input: Buffer.from(svg), blend: 'over', left: 0, top: 0 };
 }
 
-/** A radius reduced to half the shorter side, as OSS does. */
+/**
+ * A radius reduced to half the shorter side (floored), as OSS does: 400×267 with r 4096 → 133.
+ * 0 only when the shorter side is 1 px.
+ */
 export function clampRadius(r: number, width: number, height: number): number {
-  return Math.max(1, Math.min(r, Math.floor(Math.min(width, height) / 2)));
+  return Math.max(0, Math.min(r, Math.floor(Math.min(width, height) / 2)));
 }

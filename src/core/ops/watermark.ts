@@ -6,12 +6,12 @@
  * `order`/`align`/`interval`), given opacity `t`, positioned by `g`/`x`/`y`/`voffset` and clipped
  * to the image, then appended to the pass's composite layers. Output size never changes.
  */
-import type { Sharp } from 'sharp';
+import type { OverlayOptions, Sharp } from 'sharp';
 import { AppError, isAppError } from '../errors.js';
 import type { WatermarkParams, WatermarkText } from '../ir.js';
 import type { OpDefinition, OpEnv, ImageState } from './types.js';
 import { Stage } from './types.js';
-import { BUNDLED_FAMILY } from './fonts.js';
+import { BUNDLED_FONTS, familiesForFile } from './fonts.js';
 import { roundHalfUp } from './geometry.js';
 
 interface Layer {
@@ -50,38 +50,66 @@ function hex(c: { r: number; g: number; b: number }): string {
   return `#${[c.r, c.g, c.b].map((v) => v.toString(16).padStart(2, '0')).join('')}`;
 }
 
-/** Renders the text part: glyphs in `color`, optional shadow, optional rotation. */
+/**
+ * libvips registers a `fontfile` with fontconfig for the rest of the process. Registering every
+ * bundled file once (a one-glyph render each) lets one Pango family list use all of them, e.g.
+ * Latin glyphs from Noto Sans and CJK glyphs from Droid Sans Fallback, without any system font.
+ */
+let fontsRegistered: Promise<void> | undefined;
+function registerBundledFonts(env: OpEnv): Promise<void> {
+  fontsRegistered ??= (async () => {
+    for (const f of BUNDLED_FONTS) {
+      await env.sharp({ text: { text: 'x', font: `${f.family} 8px`, fontfile: f.file, dpi: 72 } } as never).raw().toBuffer();
+    }
+  })().catch((err: unknown) => {
+    fontsRegistered = undefined;
+    throw err;
+  });
+  return fontsRegistered;
+}
+
+/**
+ * Renders the text part: glyphs in `color` at `size` px (libvips crops the result to the ink),
+ * an optional shadow, an optional clockwise rotation (transparent corners).
+ */
 async function renderText(t: WatermarkText, env: OpEnv): Promise<Layer> {
+  await registerBundledFonts(env);
+  const fontfile = env.fontFile(t.font);
+  const font = `${familiesForFile(fontfile)} ${t.size}px`;
   const textLayer = (colour: string): Promise<Layer> =>
     rawOf(
       env.sharp({
         text: {
           text: `<span foreground="${colour}">${escapeMarkup(t.text)}</span>`,
-          font: `${BUNDLED_FAMILY} ${t.size}px`,
-          fontfile: env.fontFile(t.font),
+          font,
+          fontfile,
           rgba: true,
+          // 72 dpi: one point is one pixel, so `size` is the pixel size OSS means.
           dpi: 72,
         },
       } as never),
     );
   let layer = await textLayer(hex(t.color));
   if (t.shadow > 0) {
-    // A shadow offset down-right by ~size/20 (at least 1 px), black at the requested opacity.
+    // Hard drop shadow, down-right by size/20 (at least 1 px), black at `shadow` % opacity
+    // (OSS does not document offset or softness).
     const off = Math.max(1, Math.round(t.size / 20));
     const shadow = await textLayer('#000000');
     for (let i = 3; i < shadow.data.length; i += 4) shadow.data[i] = Math.round(((shadow.data[i] as number) * t.shadow) / 100);
     const both = emptyLayer(layer.width + off, layer.height + off);
     blit(both, shadow, off, off);
-    const over = await rawOf(
+    layer = await rawOf(
       env.sharp(both.data, { raw: { width: both.width, height: both.height, channels: 4 } } as never).composite([
         { input: layer.data, raw: { width: layer.width, height: layer.height, channels: 4 }, left: 0, top: 0 },
       ]),
     );
-    layer = over;
   }
   if (t.rotate % 360 !== 0) {
+    // sharp rotates clockwise for positive angles, as OSS's `rotate` means.
     layer = await rawOf(
-      env.sharp(layer.data, { raw: { width: layer.width, height: layer.height, channels: 4 } } as never).rotate(t.rotate, { background: { r: 0, g: 0, b: 0, alpha: 0 } }),
+      env.sharp(layer.data, { raw: { width: layer.width, height: layer.height, channels: 4 } } as never).rotate(t.rotate % 360, {
+        background: { r: 0, g: 0, b: 0, alpha: 0 },
+      }),
     );
   }
   return layer;
@@ -153,12 +181,31 @@ function withOpacity(layer: Layer, t: number): Layer {
   return { ...layer, data };
 }
 
-/** Adds padding (transparent) right and below, for tiled text with padx/pady. */
-function padded(layer: Layer, padx: number, pady: number): Layer {
-  if (padx === 0 && pady === 0) return layer;
-  const out = emptyLayer(layer.width + padx, layer.height + pady);
-  blit(out, layer, 0, 0);
+/**
+ * Left edges (or top edges) of the tiles of a `fill_1` watermark along one axis: tiles of `size`
+ * separated by `gap`, aligned so that one tile sits exactly at `at` (the g/x/y position), repeated
+ * both ways until the image of length `length` is covered.
+ */
+export function tileStarts(at: number, size: number, gap: number, length: number): number[] {
+  const step = Math.max(1, size + gap);
+  let first = at - Math.ceil(at / step) * step;
+  while (first + size <= 0) first += step;
+  const out: number[] = [];
+  for (let v = first; v < length; v += step) out.push(v);
   return out;
+}
+
+/** The part of `mark` at (left, top) that lies on a W×H image, as a composite layer (or null). */
+function clipped(mark: Layer, left: number, top: number, W: number, H: number): OverlayOptions | null {
+  const l = Math.max(0, left);
+  const t = Math.max(0, top);
+  const r = Math.min(W, left + mark.width);
+  const b = Math.min(H, top + mark.height);
+  if (r <= l || b <= t) return null;
+  // sharp rejects overlays larger than the image, so cut the visible part out first.
+  const visible = l === left && t === top && r - l === mark.width && b - t === mark.height ? mark : emptyLayer(r - l, b - t);
+  if (visible !== mark) blit(visible, mark, left - l, top - t);
+  return { input: visible.data, raw: { width: visible.width, height: visible.height, channels: 4 }, left: l, top: t };
 }
 
 export const watermark: OpDefinition<'watermark'> = {
@@ -180,33 +227,28 @@ export const watermark: OpDefinition<'watermark'> = {
   animation: () => 'keep',
   geometry: (_p, state) => state,
   async apply(pass, p, state, env) {
+    if (p.t === 0) return state;
     const image = p.image ? await renderImage(p.image, state, env) : undefined;
     const text = p.text ? await renderText(p.text, env) : undefined;
     let mark: Layer;
     if (image && text) mark = sideBySide(image, text, p);
     else mark = (image ?? text) as Layer;
-    mark = withOpacity(mark, p.t);
     if (mark.width === 0 || mark.height === 0) return state;
+    mark = withOpacity(mark, p.t);
+    const pos = watermarkPosition(p, state.width, state.height, mark.width, mark.height);
 
     if (p.text?.fill) {
-      // Tile the mark over the whole image, from the top-left corner.
-      const tile = padded(mark, p.text.padx, p.text.pady);
+      // Tile the mark over the whole image on a grid through the g/x/y position, padx/pady apart.
       const canvas = emptyLayer(state.width, state.height);
-      for (let y = 0; y < state.height; y += tile.height) for (let x = 0; x < state.width; x += tile.width) blit(canvas, tile, x, y);
+      for (const y of tileStarts(pos.top, mark.height, p.text.pady, state.height)) {
+        for (const x of tileStarts(pos.left, mark.width, p.text.padx, state.width)) blit(canvas, mark, x, y);
+      }
       pass.overlays.push({ input: canvas.data, raw: { width: canvas.width, height: canvas.height, channels: 4 }, left: 0, top: 0 });
       return state;
     }
 
-    const pos = watermarkPosition(p, state.width, state.height, mark.width, mark.height);
-    // Clip to the visible part: sharp refuses overlays that do not fit inside the image.
-    const left = Math.max(0, pos.left);
-    const top = Math.max(0, pos.top);
-    const right = Math.min(state.width, pos.left + mark.width);
-    const bottom = Math.min(state.height, pos.top + mark.height);
-    if (right <= left || bottom <= top) return state;
-    const visible = emptyLayer(right - left, bottom - top);
-    blit(visible, mark, pos.left - left, pos.top - top);
-    pass.overlays.push({ input: visible.data, raw: { width: visible.width, height: visible.height, channels: 4 }, left, top });
+    const layer = clipped(mark, pos.left, pos.top, state.width, state.height);
+    if (layer) pass.overlays.push(layer);
     return state;
   },
 };
