@@ -1,42 +1,71 @@
 /**
- * Reads what the engine needs to know about a source from its header, without decoding pixels:
- * format (from magic bytes), size of one frame, frame count, EXIF orientation, alpha, bytes and
- * the estimated JPEG quality. Limits are checked on this before anything is decoded.
+ * Reads what the engine needs to know about a source from its headers, without decoding pixels:
+ * format (from magic bytes), stored size of one frame, frame count, EXIF orientation, alpha, byte
+ * size and the estimated JPEG quality. Source limits are checked on this before anything is
+ * decoded, so a 36-byte WebP that claims 16383×16383 costs nothing here.
  */
 import sharp, { type Metadata } from 'sharp';
 import { AppError } from '../errors.js';
 import type { SourceInfo } from '../ir.js';
-import { sniffFormat } from './sniff.js';
+import { sharpReadableAvif, sniffFormat } from './sniff.js';
 import { estimateJpegQuality } from './jpeg-quality.js';
 import { readBmpHeader } from './bmp.js';
 
+const SUPPORTED = 'JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF or BMP';
+
 function corrupt(cause: unknown): AppError {
-  return new AppError('CORRUPT_IMAGE', 'The source image is corrupt or truncated and cannot be decoded.', { cause });
+  return new AppError('CORRUPT_IMAGE', 'The source image is corrupt or truncated and cannot be read.', { cause });
 }
 
+function unsupported(cause?: unknown): AppError {
+  return new AppError(
+    'UNSUPPORTED_FORMAT',
+    `The source is not an image in a supported format (${SUPPORTED}).`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
+/**
+ * Probes an encoded image from its headers only.
+ *
+ * - `format` comes from magic bytes ({@link sniffFormat}), never from a name.
+ * - `width`/`height` are the stored size of one frame (EXIF orientation not applied; HEIF
+ *   irot/imir/clap applied, as decoders do); for animations the per-frame (page) height.
+ * - `frames`: GIF/WebP animation frames, TIFF pages, 1 otherwise (APNG and AVIF sequences are
+ *   read as their first/primary image, so 1).
+ * - `orientation`: EXIF Orientation 1–8; absent or invalid (0, 9, …) → 1.
+ * - `jpegQuality`: ImageMagick-style estimate from the quantisation tables (JPEG only).
+ *
+ * @throws AppError UNSUPPORTED_FORMAT when the bytes are not a supported image (text, HTML, SVG,
+ *   empty input), CORRUPT_IMAGE when they claim a supported format but the header is unreadable.
+ */
 export async function probe(buf: Buffer): Promise<SourceInfo> {
   const format = sniffFormat(buf);
-  if (format === null) {
-    throw new AppError('UNSUPPORTED_FORMAT', 'The source is not an image in a supported format (JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF, BMP).');
-  }
+  if (format === null) throw unsupported();
   if (format === 'bmp') {
     const h = readBmpHeader(buf);
     return { format, width: h.width, height: h.height, frames: 1, orientation: 1, hasAlpha: h.hasAlpha, bytes: buf.length };
   }
   let meta: Metadata;
   try {
-    // Header only: sharp/libvips reads the container and image headers, not the pixel data.
-    meta = await sharp(buf, { limitInputPixels: false }).metadata();
+    // metadata() parses container and image headers only; pixel data is not decoded. The pixel
+    // limit is off here on purpose: limits are checked (with OSS error codes) by the caller.
+    meta = await sharp(format === 'avif' ? sharpReadableAvif(buf) : buf, { limitInputPixels: false }).metadata();
   } catch (err) {
+    if (/unsupported image format/i.test(String((err as Error)?.message))) throw unsupported(err);
     throw corrupt(err);
   }
-  if (meta.width === undefined || meta.height === undefined) throw corrupt(new Error('no dimensions in header'));
+  const width = meta.width;
+  let height = meta.height;
+  if (!width || !height) throw corrupt(new Error('no dimensions in the header'));
+  // GIF/WebP animations and multi-page TIFF: pages of pageHeight rows each (sharp reports the
+  // first page's height unless asked to load every page, but be explicit).
   const frames = Math.max(1, meta.pages ?? 1);
-  const height = frames > 1 && meta.pageHeight ? meta.pageHeight : meta.height;
+  if (frames > 1 && meta.pageHeight) height = meta.pageHeight;
   const orientation = meta.orientation !== undefined && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
   const info: SourceInfo = {
     format,
-    width: meta.width,
+    width,
     height,
     frames,
     orientation,
