@@ -1,0 +1,194 @@
+/**
+ * `npm run bench [-- options]`: Halftone's engine against plain sharp doing the same work, in one
+ * run, interleaved; prints a table and (full runs) writes docs/benchmarks.md.
+ *
+ * The full run takes about 4–5 minutes on 2 cores; `--quick` about a minute.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadAverage, machineInfo } from './lib/machine.js';
+import { markdownReport, textReport, TARGET_RATIO, type RssResult, type RunReport, type WorkloadResult } from './lib/report.js';
+import { checkFairness, measure, type Measurement, type RunSettings } from './lib/runner.js';
+import type { BenchContext } from './lib/types.js';
+import { allWorkloads } from './workloads/index.js';
+
+const HELP = `Usage: npm run bench [-- options]
+
+Measures Halftone's engine against plain sharp doing the same work (interleaved, same process).
+
+Options:
+  --quick               short run (c=1 only, few rounds, no RSS); prints only unless --write
+  --only <ids>          comma-separated workload ids (substring match); see --list
+  --concurrency <list>  comma-separated pool sizes (default: 1,2)
+  --no-rss              skip the per-side peak RSS measurement (fresh child processes)
+  --write / --no-write  write docs/benchmarks.md (default: full runs write, quick runs do not)
+  --json <file>         also write the raw results as JSON
+  --list                list workloads and exit
+  -h, --help            this help
+`;
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    concurrency: { type: 'string' },
+    rss: { type: 'boolean' },
+    'no-rss': { type: 'boolean', default: false },
+    write: { type: 'boolean' },
+    'no-write': { type: 'boolean', default: false },
+    json: { type: 'string' },
+    list: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
+});
+
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+const quick = values.quick === true;
+const settings: RunSettings = quick
+  ? { targetRoundMs: 250, budgetMs: 4000, minRounds: 2, maxRounds: 6 }
+  : { targetRoundMs: 600, budgetMs: 15000, minRounds: 5, maxRounds: 12 };
+const concurrencies = (values.concurrency ?? (quick ? '1' : '1,2')).split(',').map((s) => {
+  const n = Number(s.trim());
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    console.error(`--concurrency expects integers between 1 and 64, received ${JSON.stringify(s)}`);
+    process.exit(2);
+  }
+  return n;
+});
+const doRss = values['no-rss'] ? false : (values.rss ?? !quick);
+const doWrite = values['no-write'] ? false : (values.write ?? !quick);
+
+let selected = allWorkloads();
+if (values.list) {
+  for (const { group, workload } of selected) process.stdout.write(`${workload.id.padEnd(20)} ${workload.title}  [${group.id}]\n`);
+  process.exit(0);
+}
+if (values.only) {
+  const wanted = values.only.split(',').map((s) => s.trim()).filter(Boolean);
+  selected = selected.filter(({ workload }) => wanted.some((w) => workload.id.includes(w)));
+  if (selected.length === 0) {
+    console.error(`--only ${values.only} matches no workload; try --list`);
+    process.exit(2);
+  }
+}
+
+const log = (m: string): void => {
+  process.stderr.write(`${m}\n`);
+};
+const ctx: BenchContext = {
+  cacheDir: join(root, '.tmp', 'bench'),
+  corpusDir: resolve(root, '..', 'shared', 'corpus'),
+  quick,
+  log,
+};
+if (!existsSync(ctx.corpusDir)) log(`corpus not found at ${ctx.corpusDir}: using synthetic inputs`);
+
+/** Runs one side of one workload in a fresh process and returns its RSS figures. */
+function rssChild(id: string, side: 'candidate' | 'baseline', c: number, ops: number): Promise<{ idleKB: number; peakKB: number }> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'lib', 'rss-child.ts'), id, side, String(c), String(ops), ctx.cacheDir, ctx.corpusDir], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('error', rej);
+    child.on('close', (code) => {
+      if (code !== 0) return rej(new Error(`rss child for ${id}/${side} exited with ${code}`));
+      try {
+        res(JSON.parse(out.trim()) as { idleKB: number; peakKB: number });
+      } catch (err) {
+        rej(err);
+      }
+    });
+  });
+}
+
+const startedAt = new Date();
+const t0 = performance.now();
+const loadBefore = loadAverage();
+const machine = machineInfo();
+log(`halftone bench: ${selected.length} workloads, concurrency ${concurrencies.join(',')}, ${quick ? 'quick' : 'full'} run; nproc ${machine.nproc}, node ${machine.node}, sharp ${machine.sharp}, libvips ${machine.libvips}`);
+
+const results: WorkloadResult[] = [];
+for (const { group, workload } of selected) {
+  log(`• ${workload.title} [${workload.id}]`);
+  const prepared = await workload.setup(ctx);
+  const fairness = await checkFairness(prepared.candidate, prepared.baseline, prepared.twin, prepared.sizeTolerance ?? 0.02);
+  for (const p of fairness.problems) log(`    UNFAIR: ${p}`);
+  if (fairness.twinIdentical === false) log('    UNFAIR: the exact-geometry twin is not byte-identical to the engine output');
+  const measurements: Measurement[] = [];
+  for (const c of concurrencies) {
+    const m = await measure(prepared.candidate, prepared.baseline, c, settings, log);
+    log(`      plain ${m.baseline.opsPerSec.toFixed(2)} ops/s, halftone ${m.candidate.opsPerSec.toFixed(2)} ops/s, ratio ${m.ratio.toFixed(3)} (${m.ratioMin.toFixed(2)}–${m.ratioMax.toFixed(2)})`);
+    measurements.push(m);
+  }
+  await prepared.dispose?.();
+  let rss: RssResult | undefined;
+  if (doRss) {
+    const c = Math.max(...concurrencies);
+    // Enough operations for the allocator to reach its steady state, bounded for slow encoders.
+    const first = measurements[measurements.length - 1];
+    const perOpMs = first ? 1000 / first.baseline.opsPerSec : 100;
+    const ops = Math.max(c * 2, Math.min(40, Math.round(3000 / perOpMs)));
+    const candidate = await rssChild(workload.id, 'candidate', c, ops);
+    const baseline = await rssChild(workload.id, 'baseline', c, ops);
+    rss = { concurrency: c, ops, candidate, baseline };
+    log(`      peak RSS plain ${(baseline.peakKB / 1024).toFixed(0)} MB, halftone ${(candidate.peakKB / 1024).toFixed(0)} MB`);
+  }
+  results.push({
+    group,
+    workload,
+    candidateCode: prepared.candidate.code,
+    baselineCode: prepared.baseline.code,
+    twinCode: prepared.twin?.code,
+    fairness,
+    measurements,
+    rss,
+  });
+}
+
+const report: RunReport = {
+  startedAt,
+  durationS: (performance.now() - t0) / 1000,
+  quick,
+  settings,
+  concurrencies,
+  machine,
+  loadBefore,
+  loadAfter: loadAverage(),
+  processPeakRssMB: process.resourceUsage().maxRSS / 1024,
+  results,
+};
+
+process.stdout.write(`${textReport(report)}\n`);
+if (doWrite) {
+  const file = join(root, 'docs', 'benchmarks.md');
+  await writeFile(file, markdownReport(report));
+  log(`wrote ${file}`);
+}
+const jsonFile = values.json ?? join(ctx.cacheDir, 'last-run.json');
+await mkdir(dirname(resolve(jsonFile)), { recursive: true });
+await writeFile(
+  jsonFile,
+  JSON.stringify(
+    { ...report, results: results.map((r) => ({ ...r, group: r.group.id, workload: r.workload.id, title: r.workload.title, fairness: { ...r.fairness, candidate: { ...r.fairness.candidate, data: undefined }, baseline: { ...r.fairness.baseline, data: undefined } } })) },
+    null,
+    2,
+  ),
+);
+const below = results.flatMap((r) => r.measurements.filter((m) => m.ratio < TARGET_RATIO).map((m) => `${r.workload.id}@c${m.concurrency}`));
+if (below.length > 0) log(`below ${TARGET_RATIO}× plain sharp: ${below.join(', ')}`);

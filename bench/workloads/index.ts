@@ -1,0 +1,12 @@
+/**
+ * Every workload group the harness knows. Add a group (target-size compression, video, HTTP peers…)
+ * as one file in this folder exporting a WorkloadGroup, and list it here.
+ */
+import type { Workload, WorkloadGroup } from '../lib/types.js';
+import { imageResize } from './image-resize.js';
+
+export const GROUPS: readonly WorkloadGroup[] = [imageResize];
+
+export function allWorkloads(): { group: WorkloadGroup; workload: Workload }[] {
+  return GROUPS.flatMap((group) => group.workloads.map((workload) => ({ group, workload })));
+}
