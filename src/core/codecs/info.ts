@@ -22,9 +22,12 @@ import { sharpReadableAvif } from './sniff.js';
 
 type Fields = Record<string, string>;
 
-/** IFD0 (and TIFF page) tags, exiv2 names (Exif.Image.*). */
+/**
+ * IFD0 (and TIFF page) tags, exiv2 names (Exif.Image.*). ImageWidth/ImageLength are left out: the
+ * reported size is always the real stored size, not what an EXIF block claims.
+ */
 const IFD0_TAGS: Record<number, string> = {
-  0x0100: 'ImageWidth', 0x0101: 'ImageLength', 0x0102: 'BitsPerSample', 0x0103: 'Compression',
+  0x0102: 'BitsPerSample', 0x0103: 'Compression',
   0x0106: 'PhotometricInterpretation', 0x010d: 'DocumentName', 0x010e: 'ImageDescription', 0x010f: 'Make', 0x0110: 'Model',
   0x0111: 'StripOffsets', 0x0112: 'Orientation', 0x0115: 'SamplesPerPixel', 0x0116: 'RowsPerStrip', 0x0117: 'StripByteCounts',
   0x011a: 'XResolution', 0x011b: 'YResolution', 0x011c: 'PlanarConfiguration', 0x0128: 'ResolutionUnit',
@@ -68,7 +71,7 @@ const GPS_TAGS: Record<number, string> = {
 };
 /** Tags never reported for a TIFF source: they describe its own strips, not metadata. */
 const TIFF_STRUCTURE_TAGS = new Set([
-  'ImageWidth', 'ImageLength', 'BitsPerSample', 'PhotometricInterpretation', 'StripOffsets', 'SamplesPerPixel',
+  'BitsPerSample', 'PhotometricInterpretation', 'StripOffsets', 'SamplesPerPixel',
   'RowsPerStrip', 'StripByteCounts', 'PlanarConfiguration', 'TransferFunction',
 ]);
 

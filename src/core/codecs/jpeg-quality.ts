@@ -88,13 +88,39 @@ export function readQuantTables(buf: Buffer): Array<number[] | undefined> | unde
   return tables.some((t) => t !== undefined) ? tables : undefined;
 }
 
+/** The IJG standard luminance table (ITU T.81 Annex K), natural order. */
+const STD_LUMA = [
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+  14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+  49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+];
+
 /**
- * The estimated quality (1–100) of a JPEG, or undefined when it has no usable quantisation table
- * (or, as in ImageMagick, when the tables match no IJG quality closely enough).
+ * The estimated quality (1–100) of a JPEG, or undefined when it has no usable quantisation table.
+ *
+ * ImageMagick's estimate is exact for IJG-scaled tables (libjpeg, libjpeg-turbo, sharp without
+ * mozjpeg) and gives up on tables that match no IJG quality closely (mozjpeg, some cameras). For
+ * those, this falls back to inverting IJG's scaling on the luminance table (median ratio to the
+ * standard table), so relative quality still has a sensible base.
  */
 export function estimateJpegQuality(buf: Buffer): number | undefined {
   const tables = readQuantTables(buf);
   if (!tables) return undefined;
+  return imageMagickQuality(tables) ?? scaledLumaQuality(tables[0]);
+}
+
+/** Inverts libjpeg's `jpeg_quality_scaling` on table 0 (median of the per-entry ratios). */
+function scaledLumaQuality(t0: number[] | undefined): number | undefined {
+  if (!t0) return undefined;
+  const ratios = t0.map((q, k) => (q * 100) / (STD_LUMA[k] as number)).sort((a, b) => a - b);
+  const scale = ((ratios[31] as number) + (ratios[32] as number)) / 2;
+  if (scale <= 0) return 100;
+  const q = scale <= 100 ? (200 - scale) / 2 : 5000 / scale;
+  return Math.max(1, Math.min(100, Math.round(q)));
+}
+
+/** ImageMagick's JPEGSetImageQuality on the tables; undefined where it leaves quality unset. */
+export function imageMagickQuality(tables: ReadonlyArray<number[] | undefined>): number | undefined {
   let sum = 0;
   for (const t of tables) if (t) for (const v of t) sum += v;
   const [t0, t1] = tables;
