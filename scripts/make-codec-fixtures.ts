@@ -6,7 +6,7 @@
  * f.jpg sample, a JFIF density of 1:1 like the docs' example.jpg); a few small corpus files are
  * copied unchanged.
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -86,7 +86,7 @@ function withSegment(jpeg: Buffer, marker: number, payload: Buffer): Buffer {
   return Buffer.concat([jpeg.subarray(0, 2), head, payload, jpeg.subarray(2)]);
 }
 
-const gradient = (w: number, h: number): sharp.Sharp => {
+const gradient = (w: number, h: number): Sharp => {
   const px = Buffer.alloc(w * h * 3);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
     const o = (y * w + x) * 3;

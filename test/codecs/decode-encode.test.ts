@@ -184,7 +184,7 @@ test('HEIC output: real HEVC through heif-enc, alpha kept, abort and time limit'
   ac.abort();
   await assert.rejects(encodeHeic(rgba, 80, { signal: ac.signal }));
   // A large noisy PNG takes x265 well over 50 ms: the time limit kills it.
-  const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png({ compressionLevel: 0 }).toBuffer();
+  const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png({ compressionLevel: 0 }).toBuffer();
   await assert.rejects(encodeHeic(big, 80, { timeoutMs: 50 }), (e: unknown) => e instanceof AppError && e.code === 'TIMEOUT');
   const ac2 = new AbortController();
   setTimeout(() => ac2.abort(), 50);

@@ -46,7 +46,7 @@ test('info: the docs f.jpg EXIF (same offsets) renders exactly as the spec §3.6
       '"YResolution":{"value":"96/1"}}',
   ) as Record<string, { value: string }>;
   // Differences: our file's size, and FrameCount (current docs always add it; the 2021 sample predates it).
-  const expected = { ...sample, FileSize: { value: String(buf.length) }, FrameCount: { value: '1' } };
+  const expected: Record<string, { value: string }> = { ...sample, FileSize: { value: String(buf.length) }, FrameCount: { value: '1' } };
   const got = await info(buf);
   assert.deepEqual(got, Object.fromEntries(Object.keys(expected).sort().map((k) => [k, expected[k]])));
   // Byte-exact body shape: compact JSON, sorted keys.

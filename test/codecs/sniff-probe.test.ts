@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { sniffFormat, sharpReadableAvif } from '../../src/core/codecs/sniff.js';
 import { probe } from '../../src/core/codecs/probe.js';
 import { estimateJpegQuality } from '../../src/core/codecs/jpeg-quality.js';
@@ -13,7 +13,7 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(p, (err: unknown) => err instanceof AppError && err.code === code);
 }
 
-const solid = (w = 16, h = 12, channels: 3 | 4 = 3): sharp.Sharp =>
+const solid = (w = 16, h = 12, channels: 3 | 4 = 3): Sharp =>
   sharp({ create: { width: w, height: h, channels, background: { r: 10, g: 200, b: 30, alpha: channels === 4 ? 0.5 : 1 } } });
 
 test('sniff: magic bytes of every supported format', async () => {
