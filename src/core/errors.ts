@@ -77,6 +77,9 @@ export const ERROR_CATALOGUE = {
   FETCH_ORIGIN_REJECTED: { status: 502, oss: 'AccessDenied', doc: 'The source origin answered another 4xx (e.g. 403 to the anonymised request). Cloudflare 9408.' },
   FETCH_ORIGIN_ERROR: { status: 502, oss: 'InternalError', doc: 'The source origin answered 5xx or an unexpected status. Cloudflare 9509.' },
   FETCH_FAILED: { status: 502, oss: 'InternalError', doc: 'The source download failed (connection interrupted, malformed response). Cloudflare 9402.' },
+  // --- Cloudflare dialect -------------------------------------------------------------------------
+  UNSUPPORTED_OPTION: { status: 501, oss: 'NotImplemented', doc: 'A recognised option this server cannot perform (Cloudflare segment=foreground without a segmentation model). Cloudflare 9401 (501).' },
+  SOURCE_LOOP: { status: 508, oss: 'InvalidArgument', doc: 'The transformation request itself carries the image-resizing Via marker (a resize of a resized response). Cloudflare 9403.' },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

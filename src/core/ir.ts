@@ -149,6 +149,106 @@ export interface WatermarkParams {
   readonly interval: number;
 }
 
+// --- Cloudflare dialect operations (spec cloudflare-transform.md) ---------------------------------
+
+/** Cloudflare `fit` modes (spec §4.2). */
+export const CF_FITS = ['scale-down', 'contain', 'scale-up', 'cover', 'crop', 'aspect-crop', 'pad', 'squeeze'] as const;
+export type CfFit = (typeof CF_FITS)[number];
+
+/**
+ * Where a Cloudflare crop window is placed (spec §5): a relative focal point (`left` = 0x0.5 …),
+ * a saliency-based point (`auto`), or the detected faces (`face`, with `zoom` 0–1).
+ */
+export type CfGravity =
+  | { readonly kind: 'point'; readonly x: number; readonly y: number }
+  | { readonly kind: 'auto' }
+  /** TYPES-only `entropy`: the window with the most information (libvips entropy strategy). */
+  | { readonly kind: 'entropy' }
+  | { readonly kind: 'face'; readonly zoom: number };
+
+export interface CfResizeParams {
+  readonly fit: CfFit;
+  /** Target width in pixels, already multiplied by `dpr` and rounded. */
+  readonly width?: number;
+  /** Target height in pixels, already multiplied by `dpr` and rounded. */
+  readonly height?: number;
+  readonly gravity: CfGravity;
+  /**
+   * Colour of the `pad` bands. Undefined: transparent when the image has alpha and the output keeps
+   * it, white otherwise.
+   */
+  readonly background?: Rgba;
+}
+
+/** One side of a Cloudflare fixed trim: pixels, or a fraction (0–1) of that dimension. */
+export interface CfTrimLength {
+  readonly unit: 'px' | 'fraction';
+  readonly value: number;
+}
+
+/** Cloudflare `trim` (spec §9): fixed per side / window, or border detection. */
+export type CfTrimParams =
+  | {
+      readonly kind: 'sides';
+      readonly top: CfTrimLength;
+      readonly right: CfTrimLength;
+      readonly bottom: CfTrimLength;
+      readonly left: CfTrimLength;
+      /** Keep this many pixels from the left edge (after `left`). */
+      readonly width?: number;
+      /** Keep this many pixels from the top edge (after `top`). */
+      readonly height?: number;
+    }
+  | {
+      readonly kind: 'border';
+      /** Border colour; undefined = detect from the top-left pixel. */
+      readonly color?: Rgba;
+      /** 0–255: how close a pixel must be to the border colour to be trimmed (255 = exact). */
+      readonly tolerance: number;
+      /** Pixels of the detected border to keep on every side. */
+      readonly keep: number;
+    };
+
+export interface FlipParams {
+  readonly horizontal: boolean;
+  readonly vertical: boolean;
+}
+
+export interface GammaParams {
+  /** Exponent applied to normalised colour values: <1 lightens, >1 darkens, 1 = unchanged. */
+  readonly value: number;
+}
+
+/** Multipliers (1 = unchanged) of brightness and saturation. */
+export interface CfModulateParams {
+  readonly brightness: number;
+  readonly saturation: number;
+}
+
+/** Contrast multiplier around mid-grey (1 = unchanged). */
+export interface CfContrastParams {
+  readonly value: number;
+}
+
+/** Cloudflare blur radius 1–250. */
+export interface CfBlurParams {
+  readonly radius: number;
+}
+
+/** Cloudflare sharpen strength 0–10. */
+export interface CfSharpenParams {
+  readonly value: number;
+}
+
+/** A solid border added around the image (widths in pixels, already × dpr). */
+export interface BorderParams {
+  readonly color: Rgba;
+  readonly top: number;
+  readonly right: number;
+  readonly bottom: number;
+  readonly left: number;
+}
+
 /** Map from operation name to its parameter type. */
 export interface OpParamsMap {
   autoOrient: AutoOrientParams;
@@ -164,6 +264,15 @@ export interface OpParamsMap {
   sharpen: SharpenParams;
   watermark: WatermarkParams;
   flatten: FlattenParams;
+  cfResize: CfResizeParams;
+  cfTrim: CfTrimParams;
+  flip: FlipParams;
+  gamma: GammaParams;
+  cfModulate: CfModulateParams;
+  cfContrast: CfContrastParams;
+  cfBlur: CfBlurParams;
+  cfSharpen: CfSharpenParams;
+  border: BorderParams;
 }
 
 export type OpName = keyof OpParamsMap;
@@ -183,6 +292,15 @@ export interface OutputSpec {
   readonly quality?: QualitySpec;
   /** Progressive JPEG (OSS `interlace,1`). */
   readonly interlace?: boolean;
+  /**
+   * Encoder quality used as is for every lossy format (JPEG, WebP, AVIF, HEIC), never capped at the
+   * source's (Cloudflare `quality`). Takes precedence over `quality`.
+   */
+  readonly exactQuality?: number;
+  /** Lossless WebP (Cloudflare: `format=webp,quality=100`). */
+  readonly lossless?: boolean;
+  /** Metadata kept in JPEG output: `none` (default), `copyright` (Copyright/Artist), `keep` (EXIF + ICC). */
+  readonly metadata?: 'none' | 'copyright' | 'keep';
 }
 
 /** What a recipe returns instead of an image. */

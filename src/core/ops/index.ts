@@ -16,6 +16,15 @@ import { rotate } from './rotate.js';
 import { bright } from './bright.js';
 import { contrast } from './contrast.js';
 import { sharpen } from './sharpen.js';
+import { cfResize } from './cf-resize.js';
+import { cfTrim } from './cf-trim.js';
+import { flip } from './flip.js';
+import { gamma } from './gamma.js';
+import { cfModulate } from './cf-modulate.js';
+import { cfContrast } from './cf-contrast.js';
+import { cfBlur } from './cf-blur.js';
+import { cfSharpen } from './cf-sharpen.js';
+import { border } from './border.js';
 
 export const OPS = {
   autoOrient,
@@ -31,4 +40,13 @@ export const OPS = {
   sharpen,
   watermark,
   flatten,
+  cfResize,
+  cfTrim,
+  flip,
+  gamma,
+  cfModulate,
+  cfContrast,
+  cfBlur,
+  cfSharpen,
+  border,
 } as const satisfies OpRegistry;

@@ -90,7 +90,8 @@ function keepsAnimation(ops: readonly Operation[]): boolean {
 
 /** Adds a white flatten after auto-orient when the source has alpha and the output cannot keep it. */
 function withFlatten(ops: readonly Operation[], hasAlpha: boolean, outputHasAlpha: boolean): readonly Operation[] {
-  if (!hasAlpha || outputHasAlpha) return ops;
+  // A recipe that flattens itself (Cloudflare `background`) chose its own colour.
+  if (!hasAlpha || outputHasAlpha || ops.some((o) => o.op === 'flatten')) return ops;
   const flatten: Operation = { op: 'flatten', params: { background: { r: 255, g: 255, b: 255, alpha: 1 } } };
   const at = ops[0]?.op === 'autoOrient' ? 1 : 0;
   return [...ops.slice(0, at), flatten, ...ops.slice(at)];
@@ -228,7 +229,8 @@ async function runPass(img: Sharp, pass: Pass, state: ImageState, env: OpEnv): P
 
 /** Configures the encoder on the final pipeline and returns the encoded bytes. */
 async function encode(img: Sharp, state: ImageState, format: OutputFormat, recipe: Recipe, info: SourceInfo): Promise<Buffer> {
-  const quality = resolveQuality(format, recipe.output.quality, info.format === 'jpeg' ? info.jpegQuality : undefined);
+  const quality = recipe.output.exactQuality ?? resolveQuality(format, recipe.output.quality, info.format === 'jpeg' ? info.jpegQuality : undefined);
+  if (format === 'jpeg' && recipe.output.metadata === 'keep') img.keepExif().keepIccProfile();
   if (state.orientation !== 1) {
     // auto-orient was not requested: keep the pending EXIF orientation (and nothing else of the
     // source's EXIF, which may hold GPS data) so viewers still show the image upright.
@@ -240,7 +242,7 @@ async function encode(img: Sharp, state: ImageState, format: OutputFormat, recip
     case 'png':
       return img.png({ compressionLevel: 6, adaptiveFiltering: false }).toBuffer();
     case 'webp':
-      return img.webp({ quality, effort: 4 }).toBuffer();
+      return img.webp({ quality, effort: 4, lossless: recipe.output.lossless === true }).toBuffer();
     case 'avif':
       return img.avif({ quality, effort: 4 }).toBuffer();
     case 'gif':
