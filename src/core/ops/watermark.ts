@@ -208,6 +208,47 @@ function clipped(mark: Layer, left: number, top: number, W: number, H: number): 
   return { input: visible.data, raw: { width: visible.width, height: visible.height, channels: 4 }, left: l, top: t };
 }
 
+/** Builds the composite layer of one watermark on a W×H image (null when nothing is visible). */
+async function buildOverlay(p: WatermarkParams, state: ImageState, env: OpEnv): Promise<OverlayOptions | null> {
+  if (p.t === 0) return null;
+  const image = p.image ? await renderImage(p.image, state, env) : undefined;
+  const text = p.text ? await renderText(p.text, env) : undefined;
+  let mark: Layer;
+  if (image && text) mark = sideBySide(image, text, p);
+  else mark = (image ?? text) as Layer;
+  if (mark.width === 0 || mark.height === 0) return null;
+  mark = withOpacity(mark, p.t);
+  const pos = watermarkPosition(p, state.width, state.height, mark.width, mark.height);
+
+  if (p.text?.fill) {
+    // Tile the mark over the whole image on a grid through the g/x/y position, padx/pady apart.
+    const canvas = emptyLayer(state.width, state.height);
+    for (const y of tileStarts(pos.top, mark.height, p.text.pady, state.height)) {
+      for (const x of tileStarts(pos.left, mark.width, p.text.padx, state.width)) blit(canvas, mark, x, y);
+    }
+    return { input: canvas.data, raw: { width: canvas.width, height: canvas.height, channels: 4 }, left: 0, top: 0 };
+  }
+  return clipped(mark, pos.left, pos.top, state.width, state.height);
+}
+
+/**
+ * Animated images run the plan once per frame with the same env and params: the layer is built
+ * once per (run, watermark, frame size) instead of reloading the object and re-rendering text
+ * for every frame. Keyed on the env first, so a new run never sees another run's watermark object.
+ */
+const overlayCache = new WeakMap<OpEnv, WeakMap<WatermarkParams, Map<string, Promise<OverlayOptions | null>>>>();
+
+function overlayFor(p: WatermarkParams, state: ImageState, env: OpEnv): Promise<OverlayOptions | null> {
+  let byParams = overlayCache.get(env);
+  if (!byParams) overlayCache.set(env, (byParams = new WeakMap()));
+  let bySize = byParams.get(p);
+  if (!bySize) byParams.set(p, (bySize = new Map()));
+  const key = `${state.width}x${state.height}`;
+  let layer = bySize.get(key);
+  if (!layer) bySize.set(key, (layer = buildOverlay(p, state, env)));
+  return layer;
+}
+
 export const watermark: OpDefinition<'watermark'> = {
   name: 'watermark',
   summary: 'Draw an image watermark (another object, with its own process), a text, or both, at g/x/y with opacity t.',
@@ -227,27 +268,7 @@ export const watermark: OpDefinition<'watermark'> = {
   animation: () => 'keep',
   geometry: (_p, state) => state,
   async apply(pass, p, state, env) {
-    if (p.t === 0) return state;
-    const image = p.image ? await renderImage(p.image, state, env) : undefined;
-    const text = p.text ? await renderText(p.text, env) : undefined;
-    let mark: Layer;
-    if (image && text) mark = sideBySide(image, text, p);
-    else mark = (image ?? text) as Layer;
-    if (mark.width === 0 || mark.height === 0) return state;
-    mark = withOpacity(mark, p.t);
-    const pos = watermarkPosition(p, state.width, state.height, mark.width, mark.height);
-
-    if (p.text?.fill) {
-      // Tile the mark over the whole image on a grid through the g/x/y position, padx/pady apart.
-      const canvas = emptyLayer(state.width, state.height);
-      for (const y of tileStarts(pos.top, mark.height, p.text.pady, state.height)) {
-        for (const x of tileStarts(pos.left, mark.width, p.text.padx, state.width)) blit(canvas, mark, x, y);
-      }
-      pass.overlays.push({ input: canvas.data, raw: { width: canvas.width, height: canvas.height, channels: 4 }, left: 0, top: 0 });
-      return state;
-    }
-
-    const layer = clipped(mark, pos.left, pos.top, state.width, state.height);
+    const layer = await overlayFor(p, state, env);
     if (layer) pass.overlays.push(layer);
     return state;
   },

@@ -1,0 +1,120 @@
+/**
+ * The same operations through the real planner and runner (src/core/pipeline/run.ts): the decoded
+ * output size must equal the planned geometry exactly, and animated GIFs keep or lose their
+ * animation as spec oss-img.md §4 says (rotate and watermark keep it; circle, indexcrop, blur… make
+ * a still image). Pixel tolerance: corner colour ≥ 250 per channel after JPEG encoding (white) /
+ * alpha ≤ 2 (PNG), watermark colour within 24 levels after GIF palette quantisation.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import type { Operation, Recipe } from '../../src/core/ir.js';
+import { runRecipe } from '../../src/core/pipeline/run.js';
+
+const example = readFileSync(new URL('../fixtures/example-400x267.jpg', import.meta.url));
+const recipe = (ops: Operation[], format?: Recipe['output']['format']): Recipe => ({ ops, output: format ? { format } : {} });
+
+async function run(input: Buffer, r: Recipe, objects: Record<string, Buffer> = {}): Promise<{ data: Buffer; width: number; height: number; frames: number }> {
+  const res = await runRecipe(input, r, {
+    loadObject: async (k) => {
+      const b = objects[k];
+      if (!b) throw new Error(`no ${k}`);
+      return b;
+    },
+  });
+  assert.equal(res.kind, 'image');
+  if (res.kind !== 'image') throw new Error('unreachable');
+  return res;
+}
+
+async function decoded(buf: Buffer): Promise<{ width: number; height: number; pages: number }> {
+  const m = await sharp(buf, { animated: true }).metadata();
+  const pages = m.pages ?? 1;
+  return { width: m.width ?? 0, height: (m.pageHeight ?? m.height ?? 0), pages };
+}
+
+/** A 3-frame 24×16 animated GIF: frames red, green, blue. */
+async function animatedGif(): Promise<Buffer> {
+  const frames = [[255, 0, 0], [0, 255, 0], [0, 0, 255]].map(([r, g, b]) => {
+    const f = Buffer.alloc(24 * 16 * 4);
+    for (let i = 0; i < f.length; i += 4) {
+      f[i] = r as number;
+      f[i + 1] = g as number;
+      f[i + 2] = b as number;
+      f[i + 3] = 255;
+    }
+    return f;
+  });
+  return sharp(Buffer.concat(frames), { raw: { width: 24, height: 48, channels: 4, pageHeight: 16 } as never })
+    .gif({ delay: [100, 100, 100], loop: 0 })
+    .toBuffer();
+}
+
+describe('through the runner: output size equals the plan', () => {
+  const cases: [string, Operation[], [number, number]][] = [
+    ['rotate 2° (ceil 410×281, libvips rounds to 409)', [{ op: 'rotate', params: { angle: 2 } }], [410, 281]],
+    ['rotate 45°', [{ op: 'rotate', params: { angle: 45 } }], [472, 472]],
+    ['rotate 90°', [{ op: 'rotate', params: { angle: 90 } }], [267, 400]],
+    ['circle r_4096', [{ op: 'circle', params: { r: 4096 } }], [266, 266]],
+    ['indexcrop x_150,i_2', [{ op: 'indexcrop', params: { axis: 'x', size: 150, index: 2 } }], [100, 267]],
+    ['rotate 33° then circle then rounded corners', [{ op: 'rotate', params: { angle: 33 } }, { op: 'circle', params: { r: 150 } }, { op: 'roundedCorners', params: { r: 20 } }], [300, 300]],
+    ['blur, sharpen, bright, contrast', [{ op: 'blur', params: { r: 3, s: 2 } }, { op: 'sharpen', params: { value: 100 } }, { op: 'bright', params: { value: 10 } }, { op: 'contrast', params: { value: 10 } }], [400, 267]],
+  ];
+  for (const [name, ops, [w, h]] of cases) {
+    for (const format of ['png', 'jpeg'] as const) {
+      it(`${name} → ${w}×${h} (${format})`, async () => {
+        const out = await run(example, recipe(ops, format));
+        assert.deepEqual([out.width, out.height], [w, h]);
+        const d = await decoded(out.data);
+        assert.deepEqual([d.width, d.height], [w, h]);
+      });
+    }
+  }
+  it('rotate 45° corners: white for JPEG, transparent for PNG', async () => {
+    const jpg = await sharp((await run(example, recipe([{ op: 'rotate', params: { angle: 45 } }], 'jpeg'))).data).raw().toBuffer({ resolveWithObject: true });
+    assert.equal(jpg.info.channels, 3);
+    assert.ok([...jpg.data.subarray(0, 3)].every((v) => v >= 250), String([...jpg.data.subarray(0, 3)]));
+    const png = await sharp((await run(example, recipe([{ op: 'rotate', params: { angle: 45 } }], 'png'))).data).ensureAlpha().raw().toBuffer();
+    assert.ok((png[3] as number) <= 2);
+  });
+});
+
+describe('animated GIF (§4)', () => {
+  it('rotate,90 keeps every frame (rotated frame by frame)', async () => {
+    const out = await run(await animatedGif(), recipe([{ op: 'rotate', params: { angle: 90 } }]));
+    const d = await decoded(out.data);
+    assert.deepEqual(d, { width: 16, height: 24, pages: 3 });
+  });
+  it('rotate,30 keeps every frame at the ceil size', async () => {
+    const out = await run(await animatedGif(), recipe([{ op: 'rotate', params: { angle: 30 } }]));
+    const d = await decoded(out.data);
+    // 24·cos30 + 16·sin30 = 28.78 → 29; 24·sin30 + 16·cos30 = 25.86 → 26.
+    assert.deepEqual(d, { width: 29, height: 26, pages: 3 });
+  });
+  it('watermark keeps every frame and draws the mark on each', async () => {
+    const mark = await sharp({ create: { width: 6, height: 4, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toBuffer();
+    const ops: Operation[] = [{ op: 'watermark', params: { t: 100, g: 'nw', x: 1, y: 1, voffset: 0, order: 0, align: 2, interval: 0, image: { key: 'm.png', ops: [] } } }];
+    const out = await run(await animatedGif(), recipe(ops), { 'm.png': mark });
+    const d = await decoded(out.data);
+    assert.deepEqual(d, { width: 24, height: 16, pages: 3 });
+    const raw = await sharp(out.data, { animated: true }).ensureAlpha().raw().toBuffer();
+    for (let f = 0; f < 3; f++) {
+      const at = (x: number, y: number): number[] => [...raw.subarray(((f * 16 + y) * 24 + x) * 4, ((f * 16 + y) * 24 + x) * 4 + 3)];
+      assert.ok(at(3, 2).every((v) => v >= 231), `frame ${f} mark ${at(3, 2)}`);
+      assert.ok(!at(10, 10).every((v) => v >= 231), `frame ${f} background ${at(10, 10)}`);
+    }
+  });
+  for (const [name, op] of [
+    ['circle', { op: 'circle', params: { r: 5 } }],
+    ['indexcrop', { op: 'indexcrop', params: { axis: 'x', size: 10, index: 0 } }],
+    ['rounded-corners', { op: 'roundedCorners', params: { r: 3 } }],
+    ['blur', { op: 'blur', params: { r: 2, s: 1 } }],
+    ['bright', { op: 'bright', params: { value: 10 } }],
+  ] as [string, Operation][]) {
+    it(`${name} makes a still image (first frame)`, async () => {
+      const out = await run(await animatedGif(), recipe([op]));
+      assert.equal((await decoded(out.data)).pages, 1);
+    });
+  }
+});
