@@ -80,6 +80,24 @@ describe('through the runner: output size equals the plan', () => {
   });
 });
 
+describe('watermark marks of any pixel format', () => {
+  for (const [name, make] of [
+    ['greyscale', () => sharp({ create: { width: 10, height: 6, channels: 3, background: { r: 200, g: 200, b: 200 } } }).toColourspace('b-w').png().toBuffer()],
+    ['16-bit RGBA', () => sharp({ create: { width: 10, height: 6, channels: 4, background: { r: 200, g: 200, b: 200, alpha: 1 } } }).toColourspace('rgb16').png().toBuffer()],
+    ['palette', () => sharp({ create: { width: 10, height: 6, channels: 3, background: { r: 200, g: 200, b: 200 } } }).png({ palette: true }).toBuffer()],
+  ] as [string, () => Promise<Buffer>][]) {
+    it(`${name}: drawn at nw (exact grey 200 on blue)`, async () => {
+      const canvas = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 0, g: 0, b: 255 } } }).png().toBuffer();
+      const ops: Operation[] = [{ op: 'watermark', params: { t: 100, g: 'nw', x: 0, y: 0, voffset: 0, order: 0, align: 2, interval: 0, image: { key: 'm', ops: [] } } }];
+      const out = await run(canvas, recipe(ops, 'png'), { m: await make() });
+      const { data } = await sharp(out.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      const at = (x: number, y: number): number[] => [...data.subarray((y * 40 + x) * 4, (y * 40 + x) * 4 + 4)];
+      assert.deepEqual(at(9, 5), [200, 200, 200, 255]);
+      assert.deepEqual(at(10, 6), [0, 0, 255, 255]);
+    });
+  }
+});
+
 describe('animated GIF (§4)', () => {
   it('rotate,90 keeps every frame (rotated frame by frame)', async () => {
     const out = await run(await animatedGif(), recipe([{ op: 'rotate', params: { angle: 90 } }]));

@@ -20,8 +20,10 @@ interface Layer {
   readonly height: number;
 }
 
+/** 8-bit sRGBA pixels of `img` (grey, 16-bit and palette marks included). */
 async function rawOf(img: Sharp): Promise<Layer> {
-  const { data, info } = await img.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await img.toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.channels !== 4) throw new AppError('WATERMARK_ERROR', 'The watermark image has an unsupported pixel format.');
   return { data, width: info.width, height: info.height };
 }
 
