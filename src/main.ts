@@ -13,6 +13,9 @@ import type { TransformDeps, TransformResult } from './app/transform-image.js';
 import { resolveCredentials } from './config/credentials.js';
 import { load, type Config } from './config/schema.js';
 import { buildServer } from './http/server.js';
+import { createHttpFetcher } from './adapters/source/http.js';
+import { createCachingFetcher } from './adapters/source/cache.js';
+import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-transform.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -45,7 +48,34 @@ export async function compose(config: Config, log: (line: string) => void = cons
   // Blobs written before a crash but never committed are unreachable: remove them before serving.
   const collected = await objects.collectGarbage();
   if (collected > 0) log(`halftone: removed ${collected} unreferenced blob(s) left by an interrupted write`);
+  // Remote sources (Cloudflare absolute URLs): SSRF-safe fetcher behind an HTTP cache of originals.
+  const fetcher = createCachingFetcher(
+    createHttpFetcher({ version: '0.1.0', allowedOrigins: config.allowedOrigins, anyPublicOrigin: config.anyPublicOrigin === 'true' }),
+    { maxBytes: 256 * 1024 * 1024 },
+  );
+  const cfDeps: CfTransformDeps = {
+    objects,
+    fetcher,
+    // Same values as DEFAULT_CF_CONFIG (not imported: that module loads sharp).
+    config: {
+      fetch: { maxBytes: 100 * 1024 * 1024, timeoutMs: 15000, maxRedirects: 5 },
+      defaultCacheControl: 'public, max-age=3600',
+      defaultFit: config.cfDefaultFit === 'contain' ? 'contain' : 'scale-down',
+      strict: config.cfStrict === 'true',
+      sourceBucket: config.cfSourceBucket,
+    },
+  };
+  const cfTransform = async (req: CfRequest): Promise<CfResult> => {
+    // Loaded on first use like the OSS engine, so the object API starts without sharp.
+    const mod = await import('./app/cloudflare-transform.js');
+    return mod.transformCloudflare(req, cfDeps);
+  };
   const app = buildServer({
+    cloudflare: {
+      prefix: config.cfPrefix,
+      transform: cfTransform,
+      onInternalError: (err, requestId) => console.error(`halftone: internal error (request ${requestId}):`, err),
+    },
     oss: {
       objects,
       transform,
@@ -60,6 +90,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     app, config, accessKeyId: creds.accessKeyId,
     async close() {
       await app.close();
+      await fetcher.close();
       meta.close();
     },
   };

@@ -32,6 +32,15 @@ export const CONFIG_SCHEMA = {
   protectedSources: { env: 'HALFTONE_OSS_SOURCE_PROTECTION', kind: 'list', default: '', doc: 'Source-image protection: key suffixes (e.g. `.jpg,.png`, or `*` for all) that anonymous users may only fetch through a style.' },
   maxObjectBytes: { env: 'HALFTONE_MAX_OBJECT_BYTES', kind: 'bytes', default: String(5 * 1024 ** 3), doc: 'Largest single PUT/part/append body in bytes (OSS: 5 GiB).' },
   maxProcessBytes: { env: 'HALFTONE_MAX_PROCESS_BYTES', kind: 'bytes', default: String(50 * 1024 ** 2), doc: 'Largest object that image processing will load into memory.' },
+  allowedOrigins: {
+    env: 'HALFTONE_ALLOWED_ORIGINS', kind: 'list', default: '',
+    doc: 'Origins remote sources may be fetched from: `[scheme://]host[:port][/path]`, `*.example.com` covers the apex and subdomains. Listed origins may be private addresses; see HALFTONE_ANY_PUBLIC_ORIGIN.',
+  },
+  anyPublicOrigin: { env: 'HALFTONE_ANY_PUBLIC_ORIGIN', kind: 'string', default: 'false', doc: '`true`: any origin resolving only to public addresses may be fetched (Cloudflare "any origin"); `false`: only HALFTONE_ALLOWED_ORIGINS.' },
+  cfPrefix: { env: 'HALFTONE_CF_PREFIX', kind: 'string', default: '/cdn-cgi/image', doc: 'Mount prefix of Cloudflare-style URL transformations (`<prefix>/<options>/<source>`).' },
+  cfDefaultFit: { env: 'HALFTONE_CF_DEFAULT_FIT', kind: 'string', default: 'scale-down', doc: 'Cloudflare `fit` when none is given: `scale-down` (newest docs) or `contain` (older docs).' },
+  cfStrict: { env: 'HALFTONE_CF_STRICT', kind: 'string', default: 'false', doc: '`true`: invalid or unknown Cloudflare options answer 400 / 9401; `false`: they are ignored with a `Warning: cf-images 299` header.' },
+  cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;
@@ -88,6 +97,11 @@ export function load(env: Record<string, string | undefined>): LoadResult {
   if ((cfg.accessKeyId === undefined) !== (cfg.accessKeySecret === undefined)) {
     errors.push('HALFTONE_ACCESS_KEY_ID and HALFTONE_ACCESS_KEY_SECRET must be set together (or both left unset to generate a pair).');
   }
+  for (const [env, v] of [['HALFTONE_ANY_PUBLIC_ORIGIN', cfg.anyPublicOrigin], ['HALFTONE_CF_STRICT', cfg.cfStrict]] as const) {
+    if (v !== 'true' && v !== 'false') errors.push(`${env}: expected true or false but received ${JSON.stringify(v)}`);
+  }
+  if (cfg.cfDefaultFit !== 'scale-down' && cfg.cfDefaultFit !== 'contain') errors.push(`HALFTONE_CF_DEFAULT_FIT: expected scale-down or contain but received ${JSON.stringify(cfg.cfDefaultFit)}`);
+  if (!/^\/[^?#]*[^/?#]$/.test(cfg.cfPrefix)) errors.push(`HALFTONE_CF_PREFIX: expected a path such as /cdn-cgi/image but received ${JSON.stringify(cfg.cfPrefix)}`);
   if (!/^[-_/!]*$/.test(cfg.styleDelimiters)) errors.push(`HALFTONE_OSS_STYLE_DELIMITERS: expected only the characters - _ / ! but received ${JSON.stringify(cfg.styleDelimiters)}`);
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: cfg };
 }

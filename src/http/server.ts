@@ -7,9 +7,12 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AppError } from '../core/errors.js';
 import { presentOssError, registerOssRoutes, type OssRouteDeps } from './oss/routes.js';
+import { registerCloudflareRoutes, type CfRouteDeps } from './cloudflare/routes.js';
 
 export interface ServerDeps {
   readonly oss: OssRouteDeps;
+  /** Cloudflare-style URL transformations; absent = not mounted. */
+  readonly cloudflare?: CfRouteDeps;
   /** Fastify logger option (false in tests). */
   readonly logger?: boolean;
 }
@@ -35,6 +38,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   // Leave every body unread in request.raw; routes consume it as a stream.
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
   app.get('/healthz', async (_req, reply) => reply.header('content-type', 'application/json').send('{"status":"ok"}'));
+  // Registered before the OSS catch-all; find-my-way prefers the longer static prefix anyway.
+  if (deps.cloudflare !== undefined) registerCloudflareRoutes(app, deps.cloudflare);
   registerOssRoutes(app, deps.oss);
   return app;
 }

@@ -1,0 +1,296 @@
+/**
+ * Use case: a Cloudflare URL transformation `/cdn-cgi/image/<options>/<source>` (spec
+ * cloudflare-transform.md). Source lookup (object store or SourceFetcher) → probe → format and
+ * quality decisions from the options and request headers → ETag (answered with 304 before any
+ * decoding when it matches) → the shared engine (`runRecipe`) → bytes and response metadata.
+ *
+ * Relative sources resolve to objects: by default the first path segment is the bucket and the
+ * rest the key (`/photos/cats/a.jpg` → bucket `photos`, key `cats/a.jpg`); with `sourceBucket`
+ * configured the whole path is a key of that bucket. Only public-read buckets/objects are served
+ * (the effective object ACL), anything else is ACCESS_DENIED (403).
+ */
+import { createHash } from 'node:crypto';
+import { AppError } from '../core/errors.js';
+import type { CfFit, OutputFormat, Recipe, SourceInfo } from '../core/ir.js';
+import { planRecipe, runRecipe } from '../core/pipeline/run.js';
+import type { Limits } from '../core/pipeline/limits.js';
+import { probe } from '../core/codecs/probe.js';
+import { MIME_TYPES } from '../core/output/format.js';
+import { negotiateModernFormat, originalFamily } from '../core/output/negotiate.js';
+import { cfRecipe, parseCfOptions, type CfOptions } from '../dialects/cloudflare/parse.js';
+import { isSlowConnection, NETWORK_HINTS, resolveAutoWidth, type ClientHints } from '../dialects/cloudflare/hints.js';
+import type { SourceFetcher } from '../ports/source-fetcher.js';
+import type { BucketRecord, ObjectRecord } from '../ports/meta-store.js';
+
+/** The part of the object service this use case reads. */
+export interface CfObjectReader {
+  findBucket(name: string): BucketRecord | undefined;
+  findObject(bucket: string, key: string): ObjectRecord | undefined;
+  loadObject(bucket: string, key: string): Promise<{ rec: ObjectRecord; data: Buffer }>;
+}
+
+export interface CfTransformConfig {
+  /** Default `fit` (spec §4.1 CONFLICT): `scale-down` unless configured `contain`. */
+  readonly defaultFit: CfFit;
+  /** Strict option validation (400/9401) instead of lenient warnings. */
+  readonly strict: boolean;
+  /** Bucket for relative sources; empty = the first path segment names the bucket. */
+  readonly sourceBucket: string;
+  /** Download caps for remote sources. */
+  readonly fetch: { readonly maxBytes: number; readonly timeoutMs: number; readonly maxRedirects: number };
+  /** Cache-Control sent when the source has none. */
+  readonly defaultCacheControl: string;
+}
+
+export const DEFAULT_CF_CONFIG: CfTransformConfig = {
+  defaultFit: 'scale-down',
+  strict: false,
+  sourceBucket: '',
+  fetch: { maxBytes: 100 * 1024 * 1024, timeoutMs: 15000, maxRedirects: 5 },
+  defaultCacheControl: 'public, max-age=3600',
+};
+
+/** Engine limits for Cloudflare requests (spec §15.1): 100 MB, 100 MP over all frames. */
+export const CF_LIMITS: Limits = {
+  maxSourceBytes: 100 * 1024 * 1024,
+  maxSourceSide: 100_000,
+  maxSourcePixels: 100_000_000,
+  maxRotateSide: 100_000,
+  maxFrames: 1000,
+};
+
+/** AVIF longest-side limits (spec §15.1): 1,200 px for `auto`, 1,600 px when explicit. */
+export const AVIF_MAX_SIDE_AUTO = 1200;
+export const AVIF_MAX_SIDE_EXPLICIT = 1600;
+
+export interface CfTransformDeps {
+  readonly objects: CfObjectReader;
+  /** Remote sources; absent = absolute URLs are refused (FETCH_ORIGIN_NOT_ALLOWED). */
+  readonly fetcher?: SourceFetcher | undefined;
+  readonly config: CfTransformConfig;
+}
+
+export type CfSource = { readonly kind: 'path'; readonly path: string } | { readonly kind: 'url'; readonly url: string };
+
+export interface CfRequest {
+  /** The options segment as it appears in the URL (still percent-encoded). */
+  readonly options: string;
+  readonly source: CfSource;
+  /** Request headers the transformation reads (lower-case names). */
+  readonly headers: ClientHints & {
+    readonly accept?: string | undefined;
+    readonly via?: string | undefined;
+    readonly 'if-none-match'?: string | undefined;
+  };
+  readonly signal?: AbortSignal;
+}
+
+interface Meta {
+  readonly warnings: string[];
+  readonly vary: string[];
+  readonly etag: string;
+  readonly cacheControl: string;
+}
+
+export type CfResult =
+  | (Meta & {
+      readonly kind: 'image';
+      readonly data: Buffer;
+      readonly contentType: string;
+      readonly format: OutputFormat;
+      readonly width: number;
+      readonly height: number;
+      readonly quality: number;
+    })
+  | (Meta & { readonly kind: 'json'; readonly body: string })
+  | (Meta & { readonly kind: 'not-modified' });
+
+interface LoadedSource {
+  readonly data: Buffer;
+  readonly etag: string | undefined;
+  readonly cacheControl: string | undefined;
+}
+
+function readable(b: BucketRecord, o: ObjectRecord): boolean {
+  const acl = o.acl !== 'default' ? o.acl : b.acl;
+  return acl === 'public-read' || acl === 'public-read-write';
+}
+
+/** Bucket and key of a relative source path (see the module comment). */
+export function objectAddress(path: string, sourceBucket: string): { bucket: string; key: string } {
+  const clean = path.replace(/^\/+/, '');
+  if (sourceBucket !== '') return { bucket: sourceBucket, key: clean };
+  const i = clean.indexOf('/');
+  if (i <= 0 || i === clean.length - 1) {
+    throw new AppError('NO_SUCH_KEY', 'The source path must be /<bucket>/<key>.');
+  }
+  return { bucket: clean.slice(0, i), key: clean.slice(i + 1) };
+}
+
+async function loadSource(req: CfRequest, deps: CfTransformDeps): Promise<LoadedSource> {
+  if (req.source.kind === 'path') {
+    const { bucket, key } = objectAddress(req.source.path, deps.config.sourceBucket);
+    const b = deps.objects.findBucket(bucket);
+    const o = b === undefined ? undefined : deps.objects.findObject(bucket, key);
+    if (b === undefined || o === undefined) throw new AppError('NO_SUCH_KEY', 'The source image does not exist.');
+    if (!readable(b, o)) throw new AppError('ACCESS_DENIED', 'The source image is not public.');
+    const { rec, data } = await deps.objects.loadObject(bucket, key);
+    return { data, etag: rec.etag, cacheControl: rec.headers['cache-control'] };
+  }
+  if (deps.fetcher === undefined) {
+    throw new AppError('FETCH_ORIGIN_NOT_ALLOWED', 'Remote sources are not enabled on this server.');
+  }
+  const f = deps.config.fetch;
+  const fetched = await deps.fetcher.fetchSource(req.source.url, {
+    maxBytes: f.maxBytes,
+    timeoutMs: f.timeoutMs,
+    maxRedirects: f.maxRedirects,
+    ...(req.signal === undefined ? {} : { signal: req.signal }),
+    headers: req.headers.via === undefined ? {} : { via: req.headers.via },
+  });
+  return { data: fetched.body, etag: fetched.etag, cacheControl: fetched.cacheControl };
+}
+
+/** The output format for a request (spec §7): explicit, negotiated (`auto`) or the original family. */
+function chooseFormat(o: CfOptions, info: SourceInfo, accept: string | undefined): { format: OutputFormat; negotiated: boolean } {
+  const animated = info.frames > 1 && o.anim !== false;
+  const hasAlpha = (info.hasAlpha && o.background === undefined) || (o.background !== undefined && o.background.alpha < 1);
+  const family = originalFamily({ source: info.format, hasAlpha, animated });
+  if (o.compression === 'fast') return { format: family === 'png' || family === 'gif' ? family : 'jpeg', negotiated: false };
+  switch (o.format) {
+    case undefined:
+    case 'json':
+      return { format: family, negotiated: false };
+    case 'auto': {
+      if (animated) return { format: negotiateModernFormat(accept, { avif: false }) === 'webp' ? 'webp' : 'gif', negotiated: true };
+      return { format: negotiateModernFormat(accept) ?? family, negotiated: true };
+    }
+    case 'baseline-jpeg':
+      return { format: 'jpeg', negotiated: false };
+    default:
+      return { format: o.format, negotiated: false };
+  }
+}
+
+function quoteless(etag: string): string {
+  return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const want = quoteless(etag);
+  return header.split(',').some((t) => t.trim() === '*' || quoteless(t.trim()) === want);
+}
+
+/** max-age / s-maxage of a Cache-Control value, or undefined. */
+function maxAge(cc: string): number | undefined {
+  const m = /(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*"?(\d+)/i.exec(cc);
+  return m === null ? undefined : Number(m[1]);
+}
+
+/** Runs one Cloudflare transformation. Throws AppError for every expected failure. */
+export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps): Promise<CfResult> {
+  const cfg = deps.config;
+  const parsed = parseCfOptions(req.options, { strict: cfg.strict });
+  const o = parsed.options;
+  const warnings = [...parsed.warnings];
+  const vary: string[] = [];
+
+  const auto = o.width === 'auto' ? resolveAutoWidth(o, req.headers) : undefined;
+  if (auto !== undefined) vary.push(...auto.vary);
+  let slow = false;
+  if (o.slowConnectionQuality !== undefined) {
+    slow = isSlowConnection(req.headers);
+    vary.push(...NETWORK_HINTS);
+  }
+  const built = cfRecipe(o, { defaultFit: cfg.defaultFit, ...(auto === undefined ? {} : { autoWidth: auto.width }), slowConnection: slow });
+  warnings.push(...built.warnings);
+
+  const source = await loadSource(req, deps);
+  const info = await probe(source.data);
+  const originalSize = orientedSize(info);
+
+  let { format, negotiated } = chooseFormat(o, info, req.headers.accept);
+  if (negotiated) vary.push('Accept');
+  if (o.format === undefined && info.format === 'png' && format === 'png' && !info.hasAlpha) {
+    // Cloudflare prefers JPEG for opaque PNGs; Halftone keeps PNG (lossless) and says so.
+    warnings.push('JPEG vs PNG selection is automatic');
+  }
+
+  let recipe: Recipe = { ...built.recipe, output: { ...built.recipe.output, format } };
+  const runOptions = { limits: CF_LIMITS, animatedWebp: o.anim !== false, resolveFormat: () => format };
+  let planned = planRecipe(recipe, info, runOptions);
+  if (format === 'avif') {
+    const limit = o.format === 'avif' ? AVIF_MAX_SIDE_EXPLICIT : AVIF_MAX_SIDE_AUTO;
+    if (Math.max(planned.plan.result.width, planned.plan.result.height) > limit) {
+      warnings.push('image too large for AVIF');
+      const fallback: OutputFormat = o.format === 'auto' && !req.headers.accept?.toLowerCase().includes('image/webp') ? originalFamily({ source: info.format, hasAlpha: info.hasAlpha, animated: false }) : 'webp';
+      format = fallback;
+      recipe = { ...recipe, output: { ...recipe.output, format } };
+      planned = planRecipe(recipe, info, { ...runOptions, resolveFormat: () => format });
+    }
+  }
+  const area = planned.plan.result.width * planned.plan.result.height;
+  if (format === 'jpeg' && recipe.output.interlace === true && (area < 50 * 50 || area > 3000 * 3000)) {
+    // Newest DOC: progressive except for tiny or huge outputs.
+    recipe = { ...recipe, output: { ...recipe.output, interlace: false } };
+  }
+
+  // Cache metadata, decided before any pixel work so that a matching If-None-Match costs no decode.
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify({ v: 1, recipe, format, json: o.format === 'json' }))
+    .update(source.etag ?? createHash('sha256').update(source.data).digest('hex'))
+    .digest('base64url')
+    .slice(0, 22);
+  const etag = `"cf-${fingerprint}:${source.etag === undefined ? 'none' : quoteless(source.etag)}"`;
+  const cacheControl = source.cacheControl ?? cfg.defaultCacheControl;
+  const age = maxAge(cacheControl);
+  if (/no-store|no-cache|private/i.test(cacheControl) || (age !== undefined && age < 3600)) warnings.push('cache-control is too restrictive');
+  const meta: Meta = { warnings, vary: [...new Set(vary)], etag, cacheControl };
+  if (etagMatches(req.headers['if-none-match'], etag)) return { ...meta, kind: 'not-modified' };
+
+  if (o.format === 'json') {
+    let { width, height } = planned.plan.result;
+    if (recipe.ops.some((op) => op.op === 'cfTrim' && op.params.kind === 'border')) {
+      // A border trim's size is only known from the pixels: run it and read the result.
+      const res = await runRecipe(source.data, recipe, runOptions);
+      if (res.kind === 'image') ({ width, height } = res);
+    }
+    const body: Record<string, unknown> = {
+      width,
+      height,
+      original: {
+        file_size: source.data.length,
+        width: originalSize.width,
+        height: originalSize.height,
+        format: MIME_TYPES[info.format],
+        ...(info.frames > 1 && o.anim !== false ? { frame_count: info.frames } : {}),
+      },
+    };
+    return { ...meta, kind: 'json', body: JSON.stringify(body) };
+  }
+
+  const res = await runRecipe(source.data, recipe, runOptions);
+  if (res.kind !== 'image') throw new AppError('INTERNAL', 'The engine returned no image.');
+  let { width, height } = res;
+  if (recipe.ops.some((op) => op.op === 'cfTrim' && op.params.kind === 'border')) {
+    const out = await probe(res.data);
+    ({ width, height } = out);
+  }
+  return {
+    ...meta,
+    kind: 'image',
+    data: res.data,
+    contentType: res.contentType,
+    format: res.format,
+    width,
+    height,
+    quality: recipe.output.exactQuality ?? 85,
+  };
+}
+
+/** Source size after EXIF orientation (spec §7.3). */
+function orientedSize(info: SourceInfo): { width: number; height: number } {
+  const swap = info.orientation >= 5 && info.orientation <= 8;
+  return swap ? { width: info.height, height: info.width } : { width: info.width, height: info.height };
+}

@@ -1,0 +1,173 @@
+/**
+ * The Cloudflare URL route: `GET <prefix>/<OPTIONS>/<SOURCE>` (default prefix `/cdn-cgi/image`),
+ * spec cloudflare-transform.md §1.1, §10, §12, §13.
+ *
+ * The source is taken from the raw URL, not from Fastify's decoded parameters: Cloudflare builds it
+ * by plain concatenation, so an absolute source keeps its own query string and encoding. A source
+ * `http:/host/...` whose `//` a proxy collapsed is re-expanded. An absolute URL on this server's own
+ * host is served from the store like a relative path (same-zone source).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, isAppError } from '../../core/errors.js';
+import { viaHasToken } from '../../ports/source-fetcher.js';
+import type { CfRequest, CfResult, CfSource } from '../../app/cloudflare-transform.js';
+import { cfErrorShape } from './errors.js';
+
+export interface CfRouteDeps {
+  /** Mount prefix without trailing slash (default `/cdn-cgi/image`). */
+  readonly prefix?: string;
+  readonly transform: (req: CfRequest) => Promise<CfResult>;
+  /** Logs unexpected failures (the client sees only `ERROR 9523`). */
+  readonly onInternalError?: (err: unknown, requestId: string) => void;
+}
+
+/** Security headers Cloudflare sends on transformed responses (spec §12, OBSERVED). */
+const CSP = "default-src 'none'; navigate-to 'none'; form-action 'none'; img-src data:; style-src 'unsafe-inline';";
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** Splits `<OPTIONS>/<SOURCE>` (raw, after the prefix) into its parts; null when malformed. */
+export function splitCfPath(rest: string): { options: string; source: string } | null {
+  const slash = rest.indexOf('/');
+  if (slash <= 0) return null;
+  const source = rest.slice(slash + 1);
+  if (source === '' || source.startsWith('?')) return null;
+  return { options: rest.slice(0, slash), source };
+}
+
+/**
+ * Turns the raw source text into a store path or an absolute URL (spec §1.1 rule 2). `host` is the
+ * request's Host header: absolute URLs on it are same-zone and read from the store.
+ */
+export function resolveSource(raw: string, host: string | undefined): CfSource {
+  const m = /^(https?):\/\/?(.*)$/i.exec(raw);
+  if (m !== null) {
+    const url = `${(m[1] as string).toLowerCase()}://${m[2] as string}`;
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new AppError('FETCH_INVALID_URL', 'The source URL is not valid.');
+    }
+    if (host !== undefined && parsed.host.toLowerCase() === host.toLowerCase()) {
+      return { kind: 'path', path: decodePath(parsed.pathname) };
+    }
+    return { kind: 'url', url };
+  }
+  // Relative: the query string is not part of an object key.
+  const q = raw.indexOf('?');
+  return { kind: 'path', path: decodePath(q < 0 ? raw : raw.slice(0, q)) };
+}
+
+function decodePath(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    throw new AppError('INVALID_URI', 'The source path is not valid percent-encoded UTF-8.');
+  }
+}
+
+/** Whether the options segment asks for `onerror=redirect` (read before parsing can fail). */
+export function wantsRedirect(options: string): boolean {
+  return options.split(',').some((p) => /^onerror=redirect$/i.test(decodeSafe(p)));
+}
+
+function decodeSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function warningHeader(texts: readonly string[]): string[] {
+  return texts.map((t) => `cf-images 299 "${t.replace(/["\\\r\n]/g, "'")}"`);
+}
+
+function applyMeta(reply: FastifyReply, r: CfResult): void {
+  reply.header('etag', r.etag);
+  reply.header('cache-control', r.cacheControl);
+  if (r.vary.length > 0) reply.header('vary', r.vary.join(', '));
+  if (r.warnings.length > 0) reply.header('warning', warningHeader(r.warnings));
+  reply.header('x-content-type-options', 'nosniff');
+}
+
+/** Presents an error the Cloudflare way (status, `ERROR <code>: <message>`, `Cf-Resized: err=`). */
+export function presentCfError(reply: FastifyReply, req: FastifyRequest, err: unknown, onInternal?: (err: unknown, id: string) => void): FastifyReply {
+  const e = isAppError(err) ? err : new AppError('INTERNAL', 'Internal error.', { cause: err });
+  if (e.code === 'INTERNAL') onInternal?.(err, req.id);
+  const shape = cfErrorShape(e.code);
+  const originStatus = e.details?.['originStatus'];
+  const status = e.code === 'FETCH_ORIGIN_REJECTED' && typeof originStatus === 'number' && originStatus >= 400 && originStatus < 500 ? originStatus : shape.status;
+  const message = e.code === 'INTERNAL' ? 'Internal error' : e.publicMessage;
+  return reply
+    .code(status)
+    .header('content-type', 'text/plain; charset=utf-8')
+    .header('cf-resized', `err=${shape.cf}`)
+    // Errors are never cached for long (spec §13 recommendation).
+    .header('cache-control', 'no-store')
+    .header('x-content-type-options', 'nosniff')
+    .send(`ERROR ${shape.cf}: ${message}`);
+}
+
+/** Registers the route on `app`. */
+export function registerCloudflareRoutes(app: FastifyInstance, deps: CfRouteDeps): void {
+  const prefix = (deps.prefix ?? '/cdn-cgi/image').replace(/\/+$/, '');
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const raw = req.raw.url ?? req.url;
+    const rest = raw.slice(prefix.length + 1);
+    const parts = splitCfPath(rest);
+    let source: CfSource | undefined;
+    const redirect = parts !== null && wantsRedirect(parts.options);
+    try {
+      if (parts === null) throw new AppError('MISSING_ARGUMENT', `Expected ${prefix}/<options>/<source image>.`);
+      if (viaHasToken(req.headers.via)) {
+        throw new AppError('SOURCE_LOOP', 'The request comes from an image-resizing fetch (loop).');
+      }
+      source = resolveSource(parts.source, header(req, 'host'));
+      const abort = new AbortController();
+      req.raw.once('close', () => {
+        if (!reply.raw.writableEnded) abort.abort(new AppError('FETCH_FAILED', 'The client went away.'));
+      });
+      const h = (n: string) => header(req, n);
+      const result = await deps.transform({
+        options: parts.options,
+        source,
+        signal: abort.signal,
+        headers: {
+          accept: h('accept'), via: h('via'), 'if-none-match': h('if-none-match'),
+          'sec-ch-viewport-width': h('sec-ch-viewport-width'), 'viewport-width': h('viewport-width'),
+          'sec-ch-dpr': h('sec-ch-dpr'), dpr: h('dpr'), 'user-agent': h('user-agent'), 'sec-ch-ua-mobile': h('sec-ch-ua-mobile'),
+          rtt: h('rtt'), 'save-data': h('save-data'), ect: h('ect'), downlink: h('downlink'),
+        },
+      });
+      applyMeta(reply, result);
+      if (result.kind === 'not-modified') {
+        return reply.code(304).header('cf-resized', 'internal=ok/c').send();
+      }
+      if (result.kind === 'json') {
+        const body = Buffer.from(result.body);
+        reply.header('cf-resized', `internal=ok/j l=${body.length}`);
+        return reply.code(200).header('content-type', 'application/json').send(req.method === 'HEAD' ? undefined : body);
+      }
+      reply.header('cf-resized', `internal=ok/m q=${result.quality} l=${result.data.length} f=${result.format} s=${result.width}x${result.height}`);
+      reply.header('content-security-policy', CSP);
+      reply.header('content-length', String(result.data.length));
+      return reply.code(200).header('content-type', result.contentType).send(req.method === 'HEAD' ? undefined : result.data);
+    } catch (err) {
+      // onerror=redirect: only for same-zone sources (spec §10); 307 is our choice (UNCONFIRMED).
+      if (redirect && parts !== null && (source === undefined || source.kind === 'path') && !parts.source.match(/^https?:/i)) {
+        const location = '/' + parts.source.replace(/^\/+/, '');
+        return reply.code(307).header('location', location).header('cache-control', 'no-store').send();
+      }
+      if (redirect && source?.kind === 'path' && parts !== null) {
+        return reply.code(307).header('location', parts.source.replace(/^(https?):\/\/?/i, '$1://')).header('cache-control', 'no-store').send();
+      }
+      return presentCfError(reply, req, err, deps.onInternalError);
+    }
+  };
+  app.route({ method: ['GET', 'HEAD'], url: `${prefix}/*`, handler });
+}
