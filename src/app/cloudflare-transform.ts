@@ -254,7 +254,7 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
     if (recipe.ops.some((op) => op.op === 'cfTrim' && op.params.kind === 'border')) {
       // A border trim's size is only known from the pixels: run it and read the result.
       const res = await runRecipe(source.data, recipe, runOptions);
-      if (res.kind === 'image') ({ width, height } = res);
+      if (res.kind === 'image') ({ width, height } = await probe(res.data));
     }
     const body: Record<string, unknown> = {
       width,

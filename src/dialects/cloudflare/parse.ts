@@ -230,19 +230,19 @@ const SETTERS: Readonly<Record<string, Setter>> = {
     const t = sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>;
     Object.assign(t, { top, right, bottom, left });
   },
-  'trim.top': (o, r, k) => { (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).top = trimLength(k, r); },
-  'trim.right': (o, r, k) => { (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).right = trimLength(k, r); },
-  'trim.bottom': (o, r, k) => { (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).bottom = trimLength(k, r); },
-  'trim.left': (o, r, k) => { (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).left = trimLength(k, r); },
-  'trim.width': (o, r, k) => { (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).width = int(k, r, 1, 100000); },
-  'trim.height': (o, r, k) => { (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).height = int(k, r, 1, 100000); },
+  'trim.top': (o, r, k) => { const v = trimLength(k, r); (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).top = v; },
+  'trim.right': (o, r, k) => { const v = trimLength(k, r); (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).right = v; },
+  'trim.bottom': (o, r, k) => { const v = trimLength(k, r); (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).bottom = v; },
+  'trim.left': (o, r, k) => { const v = trimLength(k, r); (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).left = v; },
+  'trim.width': (o, r, k) => { const v = int(k, r, 1, 100000); (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).width = v; },
+  'trim.height': (o, r, k) => { const v = int(k, r, 1, 100000); (sidesTrim(o) as Mutable<Extract<CfTrimParams, { kind: 'sides' }>>).height = v; },
   'trim.border': (o, r, k) => {
     if (oneOf(k, r, ['true', 'false', '1', '0'] as const) === 'true' || r === '1') borderTrim(o);
     else if (o.trim?.kind === 'border') delete o.trim;
   },
-  'trim.border.color': (o, r, k) => { borderTrim(o).color = colour(k, r); },
-  'trim.border.tolerance': (o, r, k) => { borderTrim(o).tolerance = int(k, r, 0, 255); },
-  'trim.border.keep': (o, r, k) => { borderTrim(o).keep = int(k, r, 0, 10000); },
+  'trim.border.color': (o, r, k) => { const v = colour(k, r); borderTrim(o).color = v; },
+  'trim.border.tolerance': (o, r, k) => { const v = int(k, r, 0, 255); borderTrim(o).tolerance = v; },
+  'trim.border.keep': (o, r, k) => { const v = int(k, r, 0, 10000); borderTrim(o).keep = v; },
   upscale: (o, r, k) => { o.upscale = oneOf(k, r, ['interpolate', 'generate'] as const); },
   width: (o, r, k) => { o.width = r.toLowerCase() === 'auto' ? 'auto' : int(k, r, 1, 100000); },
   wbreakpoints: (o, r, k) => {
@@ -256,15 +256,15 @@ const SETTERS: Readonly<Record<string, Setter>> = {
     o.zoom = z;
   },
   // Halftone extension: Cloudflare's `border` exists only in Workers (spec §2); these keys mirror it.
-  'border.color': (o, r, k) => { border(o).color = colour(k, r); },
+  'border.color': (o, r, k) => { const v = colour(k, r); border(o).color = v; },
   'border.width': (o, r, k) => {
     const v = int(k, r, 0, 2000);
     Object.assign(border(o), { top: v, right: v, bottom: v, left: v });
   },
-  'border.top': (o, r, k) => { border(o).top = int(k, r, 0, 2000); },
-  'border.right': (o, r, k) => { border(o).right = int(k, r, 0, 2000); },
-  'border.bottom': (o, r, k) => { border(o).bottom = int(k, r, 0, 2000); },
-  'border.left': (o, r, k) => { border(o).left = int(k, r, 0, 2000); },
+  'border.top': (o, r, k) => { const v = int(k, r, 0, 2000); border(o).top = v; },
+  'border.right': (o, r, k) => { const v = int(k, r, 0, 2000); border(o).right = v; },
+  'border.bottom': (o, r, k) => { const v = int(k, r, 0, 2000); border(o).bottom = v; },
+  'border.left': (o, r, k) => { const v = int(k, r, 0, 2000); border(o).left = v; },
 };
 
 /** Every key the URL form accepts (full names, aliases and Halftone's `border.*` extension). */
