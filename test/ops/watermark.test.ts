@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Gravity, WatermarkParams, WatermarkText } from '../../src/core/ir.js';
 import { AppError } from '../../src/core/errors.js';
-import { watermarkPosition } from '../../src/core/ops/watermark.js';
+import sharp from 'sharp';
+import { rotateLayer, watermarkPosition, type Layer } from '../../src/core/ops/watermark.js';
 import { px, runPass, solid, type RawRgba } from '../helpers/run-op.js';
 
 const BLUE = { r: 0, g: 0, b: 255 };
@@ -208,5 +209,39 @@ describe('image + text side by side (order, align, interval)', () => {
     const mid = await pair(0, 1);
     const centre = (mid.txt.y0 + mid.txt.y1) / 2;
     assert.ok(Math.abs(centre - 19.5) <= 1.5, JSON.stringify(mid.txt));
+  });
+});
+
+describe('large rotated text stays bounded', () => {
+  const env = { sharp: ((input: Buffer, opts: never) => sharp(input, opts)) as never };
+  it('a window of the rotated layer equals the same window cut from the fully rotated layer (tolerance 0)', async () => {
+    const data = Buffer.alloc(50 * 20 * 4);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 37) % 256;
+    const layer: Layer = { data, width: 50, height: 20 };
+    for (const angle of [30, 90, 133, 180, 270, 317]) {
+      const full = await rotateLayer(layer, angle, env);
+      const win = { left: 3, top: 4, width: 15, height: 12 };
+      const part = await rotateLayer(layer, angle, env, win);
+      const cut = await sharp(full.data, { raw: { width: full.width, height: full.height, channels: 4 } }).extract(win).raw().toBuffer();
+      assert.deepEqual([part.width, part.height], [15, 12]);
+      assert.ok(part.data.equals(cut), `angle ${angle}`);
+    }
+  });
+  it('30 letters at size 1000 rotated 45° on a small image: only the visible part is computed', async () => {
+    const out = await runPass(await solid(400, 267, BLACK), [{ op: 'watermark', params: { ...base, g: 'center', text: text('W'.repeat(30), { size: 1000, rotate: 45 }) } }]);
+    assert.deepEqual([out.width, out.height], [400, 267]);
+    assert.ok(ink(out, [0, 0, 0]).n > 1000);
+  });
+  it('a tiled (fill) mark beyond the pixel budget is WATERMARK_ERROR, not an out-of-memory', async () => {
+    await assert.rejects(
+      runPass(await solid(400, 267, BLACK), [{ op: 'watermark', params: { ...base, text: text('W'.repeat(30), { size: 1000, rotate: 45, fill: true }) } }]),
+      (e: unknown) => e instanceof AppError && e.code === 'WATERMARK_ERROR',
+    );
+  });
+  it('text wider than Cairo can draw (64 letters at size 1000) is WATERMARK_ERROR', async () => {
+    await assert.rejects(
+      runPass(await solid(40, 30, BLACK), [{ op: 'watermark', params: { ...base, text: text('W'.repeat(64), { size: 1000 }) } }]),
+      (e: unknown) => e instanceof AppError && e.code === 'WATERMARK_ERROR',
+    );
   });
 });

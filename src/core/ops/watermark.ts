@@ -13,8 +13,10 @@ import type { OpDefinition, OpEnv, ImageState } from './types.js';
 import { Stage } from './types.js';
 import { BUNDLED_FONTS, familiesForFile } from './fonts.js';
 import { roundHalfUp } from './geometry.js';
+import { libvipsRotatedSize } from './rotate.js';
 
-interface Layer {
+/** 8-bit RGBA pixels. */
+export interface Layer {
   readonly data: Buffer;
   readonly width: number;
   readonly height: number;
@@ -71,26 +73,47 @@ function registerBundledFonts(env: OpEnv): Promise<void> {
 }
 
 /**
- * Renders the text part: glyphs in `color` at `size` px (libvips crops the result to the ink),
- * an optional shadow, an optional clockwise rotation (transparent corners).
+ * Most pixels a watermark layer may hold once rotated (≈ 160 MB of RGBA). A text at size 1000
+ * rotated by 45° would need far more; only the part that falls on the image is computed then
+ * (see {@link buildOverlay}), and fill/side-by-side marks beyond this are refused.
  */
-async function renderText(t: WatermarkText, env: OpEnv): Promise<Layer> {
+export const MAX_MARK_PIXELS = 40_000_000;
+
+/** The text part before rotation, plus the clockwise angle still to apply. */
+interface TextPart {
+  readonly layer: Layer;
+  readonly rotate: number;
+}
+
+/**
+ * Renders the text part: glyphs in `color` at `size` px (libvips crops the result to the ink)
+ * with an optional hard shadow. Rotation is left to the caller so that a huge rotated text is
+ * never materialised whole.
+ */
+async function renderText(t: WatermarkText, env: OpEnv): Promise<TextPart> {
   await registerBundledFonts(env);
   const fontfile = env.fontFile(t.font);
   const font = `${familiesForFile(fontfile)} ${t.size}px`;
-  const textLayer = (colour: string): Promise<Layer> =>
-    rawOf(
-      env.sharp({
-        text: {
-          text: `<span foreground="${colour}">${escapeMarkup(t.text)}</span>`,
-          font,
-          fontfile,
-          rgba: true,
-          // 72 dpi: one point is one pixel, so `size` is the pixel size OSS means.
-          dpi: 72,
-        },
-      } as never),
-    );
+  const textLayer = async (colour: string): Promise<Layer> => {
+    try {
+      return await rawOf(
+        env.sharp({
+          text: {
+            text: `<span foreground="${colour}">${escapeMarkup(t.text)}</span>`,
+            font,
+            fontfile,
+            rgba: true,
+            // 72 dpi: one point is one pixel, so `size` is the pixel size OSS means.
+            dpi: 72,
+          },
+        } as never),
+      );
+    } catch (err) {
+      // Cairo cannot draw surfaces wider than 32767 px (e.g. 64 letters at size 1000).
+      if (isAppError(err)) throw err;
+      throw new AppError('WATERMARK_ERROR', `The watermark text is too large to render at size ${t.size}; use a smaller size or a shorter text.`, { cause: err });
+    }
+  };
   let layer = await textLayer(hex(t.color));
   if (t.shadow > 0) {
     // Hard drop shadow, down-right by size/20 (at least 1 px), black at `shadow` % opacity
@@ -106,15 +129,42 @@ async function renderText(t: WatermarkText, env: OpEnv): Promise<Layer> {
       ]),
     );
   }
-  if (t.rotate % 360 !== 0) {
-    // sharp rotates clockwise for positive angles, as OSS's `rotate` means.
-    layer = await rawOf(
-      env.sharp(layer.data, { raw: { width: layer.width, height: layer.height, channels: 4 } } as never).rotate(t.rotate % 360, {
-        background: { r: 0, g: 0, b: 0, alpha: 0 },
-      }),
-    );
+  return { layer, rotate: t.rotate % 360 };
+}
+
+/** Size of `layer` once rotated (libvips' rotate canvas; 90° multiples swap or keep). */
+function rotatedDims(layer: Layer, angle: number): { width: number; height: number } {
+  return libvipsRotatedSize(angle, layer.width, layer.height);
+}
+
+/**
+ * Rotates `layer` clockwise (sharp's positive angles are clockwise, as OSS's `rotate` means) with
+ * transparent corners, keeping only `window` (in rotated coordinates) when given.
+ *
+ * Memory: called as rotate() then extract(), sharp rotates *before* a pre-resize extract and
+ * materialises the whole rotated canvas (`copy_memory`, sharp pipeline.cc) — gigabytes for a
+ * large rotated text. With a same-size resize configured first and extract() called before
+ * rotate(), sharp instead rotates lazily after the (no-op) resize and cuts the window after the
+ * rotation ("post" extract), so libvips computes only the window. test/ops checks that both
+ * orders give identical pixels.
+ */
+export async function rotateLayer(
+  layer: Layer,
+  angle: number,
+  env: Pick<OpEnv, 'sharp'>,
+  window?: { left: number; top: number; width: number; height: number },
+): Promise<Layer> {
+  if (angle === 0 && !window) return layer;
+  let img = env.sharp(layer.data, { raw: { width: layer.width, height: layer.height, channels: 4 } } as never);
+  if (window) img = img.resize({ width: layer.width, height: layer.height, fit: 'fill' }).extract(window);
+  if (angle !== 0) img = img.rotate(angle, { background: { r: 0, g: 0, b: 0, alpha: 0 } });
+  return rawOf(img);
+}
+
+function checkMarkSize(width: number, height: number): void {
+  if (width * height > MAX_MARK_PIXELS) {
+    throw new AppError('WATERMARK_ERROR', `The watermark would be ${width}×${height} pixels, more than the ${MAX_MARK_PIXELS} allowed; use a smaller size.`);
   }
-  return layer;
 }
 
 /** Loads and prepares the image part: its own chain, then `P` relative to the main width. */
@@ -197,17 +247,28 @@ export function tileStarts(at: number, size: number, gap: number, length: number
   return out;
 }
 
-/** The part of `mark` at (left, top) that lies on a W×H image, as a composite layer (or null). */
-function clipped(mark: Layer, left: number, top: number, W: number, H: number): OverlayOptions | null {
+/** The intersection of a w×h box at (left, top) with a W×H image, or null when it is empty. */
+function visibleWindow(left: number, top: number, w: number, h: number, W: number, H: number): { left: number; top: number; width: number; height: number } | null {
   const l = Math.max(0, left);
   const t = Math.max(0, top);
-  const r = Math.min(W, left + mark.width);
-  const b = Math.min(H, top + mark.height);
-  if (r <= l || b <= t) return null;
+  const r = Math.min(W, left + w);
+  const b = Math.min(H, top + h);
+  return r <= l || b <= t ? null : { left: l, top: t, width: r - l, height: b - t };
+}
+
+function layerOverlay(layer: Layer, left: number, top: number): OverlayOptions {
+  return { input: layer.data, raw: { width: layer.width, height: layer.height, channels: 4 }, left, top };
+}
+
+/** The part of `mark` at (left, top) that lies on a W×H image, as a composite layer (or null). */
+function clipped(mark: Layer, left: number, top: number, W: number, H: number): OverlayOptions | null {
   // sharp rejects overlays larger than the image, so cut the visible part out first.
-  const visible = l === left && t === top && r - l === mark.width && b - t === mark.height ? mark : emptyLayer(r - l, b - t);
-  if (visible !== mark) blit(visible, mark, left - l, top - t);
-  return { input: visible.data, raw: { width: visible.width, height: visible.height, channels: 4 }, left: l, top: t };
+  const win = visibleWindow(left, top, mark.width, mark.height, W, H);
+  if (!win) return null;
+  if (win.width === mark.width && win.height === mark.height) return layerOverlay(mark, left, top);
+  const visible = emptyLayer(win.width, win.height);
+  blit(visible, mark, left - win.left, top - win.top);
+  return layerOverlay(visible, win.left, win.top);
 }
 
 /** Builds the composite layer of one watermark on a W×H image (null when nothing is visible). */
@@ -215,22 +276,43 @@ async function buildOverlay(p: WatermarkParams, state: ImageState, env: OpEnv): 
   if (p.t === 0) return null;
   const image = p.image ? await renderImage(p.image, state, env) : undefined;
   const text = p.text ? await renderText(p.text, env) : undefined;
+  const W = state.width;
+  const H = state.height;
+
+  if (text && !image && !p.text?.fill && text.rotate !== 0) {
+    // A rotated text alone: compute only the part of the rotated text that lands on the image.
+    const dims = rotatedDims(text.layer, text.rotate);
+    const pos = watermarkPosition(p, W, H, dims.width, dims.height);
+    const win = visibleWindow(pos.left, pos.top, dims.width, dims.height, W, H);
+    if (!win) return null;
+    const part = await rotateLayer(text.layer, text.rotate, env, { left: win.left - pos.left, top: win.top - pos.top, width: win.width, height: win.height });
+    return layerOverlay(withOpacity(part, p.t), win.left, win.top);
+  }
+
+  let textLayer: Layer | undefined;
+  if (text) {
+    const dims = rotatedDims(text.layer, text.rotate);
+    checkMarkSize(dims.width, dims.height);
+    textLayer = await rotateLayer(text.layer, text.rotate, env);
+  }
   let mark: Layer;
-  if (image && text) mark = sideBySide(image, text, p);
-  else mark = (image ?? text) as Layer;
+  if (image && textLayer) {
+    checkMarkSize(image.width + p.interval + textLayer.width, Math.max(image.height, textLayer.height));
+    mark = sideBySide(image, textLayer, p);
+  } else mark = (image ?? textLayer) as Layer;
   if (mark.width === 0 || mark.height === 0) return null;
   mark = withOpacity(mark, p.t);
-  const pos = watermarkPosition(p, state.width, state.height, mark.width, mark.height);
+  const pos = watermarkPosition(p, W, H, mark.width, mark.height);
 
   if (p.text?.fill) {
     // Tile the mark over the whole image on a grid through the g/x/y position, padx/pady apart.
-    const canvas = emptyLayer(state.width, state.height);
-    for (const y of tileStarts(pos.top, mark.height, p.text.pady, state.height)) {
-      for (const x of tileStarts(pos.left, mark.width, p.text.padx, state.width)) blit(canvas, mark, x, y);
+    const canvas = emptyLayer(W, H);
+    for (const y of tileStarts(pos.top, mark.height, p.text.pady, H)) {
+      for (const x of tileStarts(pos.left, mark.width, p.text.padx, W)) blit(canvas, mark, x, y);
     }
-    return { input: canvas.data, raw: { width: canvas.width, height: canvas.height, channels: 4 }, left: 0, top: 0 };
+    return layerOverlay(canvas, 0, 0);
   }
-  return clipped(mark, pos.left, pos.top, state.width, state.height);
+  return clipped(mark, pos.left, pos.top, W, H);
 }
 
 /**
