@@ -25,6 +25,11 @@ export interface SideStats {
   readonly p90Ms: number;
   /** Median over rounds of ops / round wall time. */
   readonly opsPerSec: number;
+  /**
+   * Median over rounds of process CPU time (user + system, all threads) per operation, in ms.
+   * Much less sensitive than wall time to other load on a shared machine.
+   */
+  readonly cpuMsPerOp: number;
   readonly ops: number;
 }
 
@@ -39,6 +44,8 @@ export interface Measurement {
   /** Min and max of the per-round-pair ratios (a pair = the two adjacent rounds). */
   readonly ratioMin: number;
   readonly ratioMax: number;
+  /** baseline CPU ms/op ÷ candidate CPU ms/op (>1 means the candidate uses less CPU). */
+  readonly cpuRatio: number;
 }
 
 export function median(xs: readonly number[]): number {
@@ -102,10 +109,19 @@ export async function measure(candidate: Contender, baseline: Contender, c: numb
   const latB: number[] = [];
   const tputA: number[] = [];
   const tputB: number[] = [];
+  const cpuA: number[] = [];
+  const cpuB: number[] = [];
   const pairRatios: number[] = [];
+  const batch = async (who: Contender, lat: number[], cpu: number[]): Promise<number> => {
+    const c0 = process.cpuUsage();
+    const wall = await pool(opsPerRound, c, () => who.run(), lat);
+    const used = process.cpuUsage(c0);
+    cpu.push((used.user + used.system) / 1000 / opsPerRound);
+    return opsPerRound / (wall / 1000);
+  };
   for (let r = 0; r < rounds; r++) {
-    const runA = async (): Promise<number> => opsPerRound / ((await pool(opsPerRound, c, () => candidate.run(), latA)) / 1000);
-    const runB = async (): Promise<number> => opsPerRound / ((await pool(opsPerRound, c, () => baseline.run(), latB)) / 1000);
+    const runA = (): Promise<number> => batch(candidate, latA, cpuA);
+    const runB = (): Promise<number> => batch(baseline, latB, cpuB);
     let a: number;
     let b: number;
     if (r % 2 === 0) {
@@ -119,15 +135,16 @@ export async function measure(candidate: Contender, baseline: Contender, c: numb
     tputB.push(b);
     pairRatios.push(a / b);
   }
-  const side = (label: string, lat: number[], tput: number[]): SideStats => ({
+  const side = (label: string, lat: number[], tput: number[], cpu: number[]): SideStats => ({
     label,
     medianMs: median(lat),
     p90Ms: quantile(lat, 0.9),
     opsPerSec: median(tput),
+    cpuMsPerOp: median(cpu),
     ops: lat.length,
   });
-  const cand = side(candidate.label, latA, tputA);
-  const base = side(baseline.label, latB, tputB);
+  const cand = side(candidate.label, latA, tputA, cpuA);
+  const base = side(baseline.label, latB, tputB, cpuB);
   return {
     concurrency: c,
     rounds,
@@ -137,6 +154,7 @@ export async function measure(candidate: Contender, baseline: Contender, c: numb
     ratio: cand.opsPerSec / base.opsPerSec,
     ratioMin: Math.min(...pairRatios),
     ratioMax: Math.max(...pairRatios),
+    cpuRatio: base.cpuMsPerOp / cand.cpuMsPerOp,
   };
 }
 
