@@ -161,9 +161,11 @@ export async function rotateLayer(
   return rawOf(img);
 }
 
-function checkMarkSize(width: number, height: number): void {
-  if (width * height > MAX_MARK_PIXELS) {
-    throw new AppError('WATERMARK_ERROR', `The watermark would be ${width}×${height} pixels, more than the ${MAX_MARK_PIXELS} allowed; use a smaller size.`);
+/** Refuses a mark larger than {@link MAX_MARK_PIXELS} or, on bigger images, than the image itself. */
+function checkMarkSize(width: number, height: number, main: ImageState): void {
+  const budget = Math.max(MAX_MARK_PIXELS, main.width * main.height);
+  if (width * height > budget) {
+    throw new AppError('WATERMARK_ERROR', `The watermark would be ${width}×${height} pixels, more than the ${budget} allowed; use a smaller size.`);
   }
 }
 
@@ -192,6 +194,7 @@ async function renderImage(p: NonNullable<WatermarkParams['image']>, main: Image
     // P: watermark width = P% of the main width, height keeps the watermark's aspect (UNCONFIRMED rule).
     const width = Math.max(1, roundHalfUp((main.width * p.percentOfMain) / 100));
     const height = Math.max(1, roundHalfUp((png.height * width) / png.width));
+    checkMarkSize(width, height, main);
     img = img.resize(width, height, { fit: 'fill' });
   }
   return rawOf(img);
@@ -292,12 +295,12 @@ async function buildOverlay(p: WatermarkParams, state: ImageState, env: OpEnv): 
   let textLayer: Layer | undefined;
   if (text) {
     const dims = rotatedDims(text.layer, text.rotate);
-    checkMarkSize(dims.width, dims.height);
+    checkMarkSize(dims.width, dims.height, state);
     textLayer = await rotateLayer(text.layer, text.rotate, env);
   }
   let mark: Layer;
   if (image && textLayer) {
-    checkMarkSize(image.width + p.interval + textLayer.width, Math.max(image.height, textLayer.height));
+    checkMarkSize(image.width + p.interval + textLayer.width, Math.max(image.height, textLayer.height), state);
     mark = sideBySide(image, textLayer, p);
   } else mark = (image ?? textLayer) as Layer;
   if (mark.width === 0 || mark.height === 0) return null;
