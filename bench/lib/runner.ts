@@ -91,15 +91,16 @@ function roundUpTo(x: number, m: number): number {
 export async function measure(candidate: Contender, baseline: Contender, c: number, settings: RunSettings, log: (m: string) => void): Promise<Measurement> {
   const warmA = await pool(c, c, () => candidate.run());
   const warmB = await pool(c, c, () => baseline.run());
-  // Per-operation wall time at this concurrency, from the slower side (a second, shorter probe
-  // for fast workloads, whose first batch still pays one-off costs).
-  let perOp = Math.max(warmA, warmB) / c;
-  if (perOp < 200) {
-    const probeN = roundUpTo(Math.max(c, Math.ceil(200 / Math.max(perOp, 1))), c);
-    const a = await pool(probeN, c, () => candidate.run());
-    const b = await pool(probeN, c, () => baseline.run());
-    perOp = Math.max(a, b) / probeN;
+  // Calibration: the median latency of a short batch per side (the median, not the batch time,
+  // so that one stall caused by other load on the machine does not shrink every round to 1 op).
+  const warmPerOp = Math.max(warmA, warmB) / c;
+  const probeN = roundUpTo(Math.max(c * 2, Math.min(40, Math.ceil(300 / Math.max(warmPerOp, 1)))), c);
+  const lat: number[] = [];
+  if (warmPerOp < 1000) {
+    await pool(probeN, c, () => candidate.run(), lat);
+    await pool(probeN, c, () => baseline.run(), lat);
   }
+  const perOp = lat.length > 0 ? median(lat) / c : warmPerOp;
   const opsPerRound = roundUpTo(Math.max(c, Math.round(settings.targetRoundMs / perOp)), c);
   const roundMs = opsPerRound * perOp;
   const rounds = Math.max(settings.minRounds, Math.min(settings.maxRounds, Math.floor(settings.budgetMs / (2 * roundMs))));
