@@ -98,6 +98,29 @@ describe('watermark marks of any pixel format', () => {
   }
 });
 
+describe('bright/contrast on 16-bit sources (sharp keeps 16 bits in the pipeline), ±1 level', () => {
+  const cases: [string, Operation[], [number, number, number]][] = [
+    ['bright,50', [{ op: 'bright', params: { value: 50 } }], [227.5, 255, 255]],
+    ['contrast,-50', [{ op: 'contrast', params: { value: -50 } }], [118.6, 135.4, 152.1]],
+    ['rounded-corners then bright,50 (composite then linear in one pass)', [{ op: 'roundedCorners', params: { r: 5 } }, { op: 'bright', params: { value: 50 } }], [227.5, 255, 255]],
+    ['rotate,30 then contrast,-50', [{ op: 'rotate', params: { angle: 30 } }, { op: 'contrast', params: { value: -50 } }], [118.6, 135.4, 152.1]],
+  ];
+  for (const [name, ops, want] of cases) {
+    for (const onePassPerOp of [false, true]) {
+      it(`${name}${onePassPerOp ? ' (one pass per op)' : ''}`, async () => {
+        const src = await sharp({ create: { width: 40, height: 40, channels: 3, background: { r: 100, g: 150, b: 200 } } }).toColourspace('rgb16').png().toBuffer();
+        const res = await runRecipe(src, recipe(ops, 'png'), { onePassPerOp });
+        assert.equal(res.kind, 'image');
+        if (res.kind !== 'image') return;
+        const { data, info } = await sharp(res.data).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+        const c = (Math.floor(info.height / 2) * info.width + Math.floor(info.width / 2)) * info.channels;
+        const got = [...data.subarray(c, c + 3)];
+        want.forEach((w, i) => assert.ok(Math.abs((got[i] as number) - w) <= 1, `${got} vs ${want}`));
+      });
+    }
+  }
+});
+
 describe('animated GIF (§4)', () => {
   it('rotate,90 keeps every frame (rotated frame by frame)', async () => {
     const out = await run(await animatedGif(), recipe([{ op: 'rotate', params: { angle: 90 } }]));

@@ -1,7 +1,7 @@
 /** bright: brighten (v > 0) or darken (v < 0) by an additive offset of v·2.55 (spec §3.15). */
 import type { OpDefinition } from './types.js';
 import { Stage } from './types.js';
-import { brightLinear } from './linear-ops.js';
+import { brightLinear, ensure8Bit } from './linear-ops.js';
 
 export const bright: OpDefinition<'bright'> = {
   name: 'bright',
@@ -10,10 +10,13 @@ export const bright: OpDefinition<'bright'> = {
   stages: () => [Stage.LINEAR],
   animation: () => 'static',
   geometry: (_p, state) => state,
-  apply(pass, p, state) {
+  async apply(pass, p, state) {
     const { a, b } = brightLinear(p.value);
     // sharp applies a scalar linear to the colour channels and leaves alpha alone.
-    if (p.value !== 0) pass.img.linear(a, b);
+    if (p.value !== 0) {
+      await ensure8Bit(pass);
+      pass.img.linear(a, b);
+    }
     return state;
   },
 };

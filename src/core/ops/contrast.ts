@@ -1,7 +1,7 @@
 /** contrast: more (v > 0) or less (v < 0) contrast around mid-grey (spec §3.17). */
 import type { OpDefinition } from './types.js';
 import { Stage } from './types.js';
-import { contrastLinear } from './linear-ops.js';
+import { contrastLinear, ensure8Bit } from './linear-ops.js';
 
 export const contrast: OpDefinition<'contrast'> = {
   name: 'contrast',
@@ -10,9 +10,12 @@ export const contrast: OpDefinition<'contrast'> = {
   stages: () => [Stage.LINEAR],
   animation: () => 'static',
   geometry: (_p, state) => state,
-  apply(pass, p, state) {
+  async apply(pass, p, state) {
     const { a, b } = contrastLinear(p.value);
-    if (p.value !== 0) pass.img.linear(a, b);
+    if (p.value !== 0) {
+      await ensure8Bit(pass);
+      pass.img.linear(a, b);
+    }
     return state;
   },
 };
