@@ -15,6 +15,7 @@ import { load, type Config } from './config/schema.js';
 import { buildServer } from './http/server.js';
 import { createHttpFetcher } from './adapters/source/http.js';
 import { createCachingFetcher } from './adapters/source/cache.js';
+import { createFaceApiDetector } from './adapters/faces/face-api.js';
 import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-transform.js';
 
 /** A composed, not yet listening, application. */
@@ -56,6 +57,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
   const cfDeps: CfTransformDeps = {
     objects,
     fetcher,
+    faces: createFaceApiDetector(),
     // Same values as DEFAULT_CF_CONFIG (not imported: that module loads sharp).
     config: {
       fetch: { maxBytes: 100 * 1024 * 1024, timeoutMs: 15000, maxRedirects: 5 },

@@ -20,6 +20,7 @@ import { negotiateModernFormat, originalFamily } from '../core/output/negotiate.
 import { cfRecipe, parseCfOptions, type CfOptions } from '../dialects/cloudflare/parse.js';
 import { isSlowConnection, NETWORK_HINTS, resolveAutoWidth, type ClientHints } from '../dialects/cloudflare/hints.js';
 import type { SourceFetcher } from '../ports/source-fetcher.js';
+import type { FaceDetector } from '../ports/face-detector.js';
 import type { BucketRecord, ObjectRecord } from '../ports/meta-store.js';
 
 /** The part of the object service this use case reads. */
@@ -67,6 +68,8 @@ export interface CfTransformDeps {
   readonly objects: CfObjectReader;
   /** Remote sources; absent = absolute URLs are refused (FETCH_ORIGIN_NOT_ALLOWED). */
   readonly fetcher?: SourceFetcher | undefined;
+  /** `gravity=face`; absent = faces are approximated by the saliency (attention) strategy. */
+  readonly faces?: FaceDetector | undefined;
   readonly config: CfTransformConfig;
 }
 
@@ -101,6 +104,8 @@ export type CfResult =
       readonly width: number;
       readonly height: number;
       readonly quality: number;
+      /** Faces found for `gravity=face` (undefined when no detection ran). */
+      readonly faces?: number;
     })
   | (Meta & { readonly kind: 'json'; readonly body: string })
   | (Meta & { readonly kind: 'not-modified' });
@@ -270,6 +275,12 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
     return { ...meta, kind: 'json', body: JSON.stringify(body) };
   }
 
+  let faces: number | undefined;
+  if (deps.faces !== undefined) {
+    const focused = await focusOnFaces(recipe, source.data, info, runOptions, deps.faces);
+    recipe = focused.recipe;
+    faces = focused.faces;
+  }
   const res = await runRecipe(source.data, recipe, runOptions);
   if (res.kind !== 'image') throw new AppError('INTERNAL', 'The engine returned no image.');
   let { width, height } = res;
@@ -286,6 +297,74 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
     width,
     height,
     quality: recipe.output.exactQuality ?? 85,
+    ...(faces === undefined ? {} : { faces }),
+  };
+}
+
+/** Longest side of the image handed to the face detector. */
+const FACE_DETECT_SIDE = 640;
+
+/**
+ * `gravity=face` (spec §5): detects faces on the image as it is where the crop happens (after
+ * trim/flip/rotate, downscaled), then replaces the gravity by the centre of the box around all
+ * faces (no face → centre). With `zoom` > 0 a window of the target's aspect ratio is cut first,
+ * interpolating between the largest window the image allows (zoom 0) and the faces' box widened
+ * to the aspect ratio (zoom 1).
+ */
+async function focusOnFaces(
+  recipe: Recipe,
+  data: Buffer,
+  info: SourceInfo,
+  runOptions: { limits: Limits; animatedWebp: boolean },
+  detector: FaceDetector,
+): Promise<{ recipe: Recipe; faces?: number }> {
+  const at = recipe.ops.findIndex((op) => op.op === 'cfResize');
+  const op = recipe.ops[at];
+  if (op === undefined || op.op !== 'cfResize' || op.params.gravity.kind !== 'face') return { recipe };
+  const p = op.params;
+  const zoom = p.gravity.kind === 'face' ? p.gravity.zoom : 0;
+  const crops = p.fit === 'cover' || p.fit === 'crop' || p.fit === 'aspect-crop';
+  if (!crops || p.width === undefined || p.height === undefined || info.frames > 1) return { recipe };
+
+  const pre = recipe.ops.slice(0, at);
+  const png = (ops: Recipe['ops']) => runRecipe(data, { ops, output: { format: 'png' } }, { ...runOptions, resolveFormat: () => 'png' });
+  const full = await png(pre);
+  if (full.kind !== 'image') return { recipe };
+  const { width: W, height: H } = await probe(full.data);
+  const small = Math.max(W, H) > FACE_DETECT_SIDE
+    ? await png([...pre, { op: 'cfResize', params: { fit: 'scale-down', width: FACE_DETECT_SIDE, height: FACE_DETECT_SIDE, gravity: { kind: 'point', x: 0.5, y: 0.5 } } }])
+    : full;
+  if (small.kind !== 'image') return { recipe };
+  const { width: dw } = small === full ? { width: W } : await probe(small.data);
+  const boxes = await detector.detect(small.data);
+  const k = W / dw;
+  const replace = (ops: Recipe['ops']): Recipe => ({ ...recipe, ops: [...pre, ...ops, ...recipe.ops.slice(at + 1)] });
+  if (boxes.length === 0) {
+    return { recipe: replace([{ op: 'cfResize', params: { ...p, gravity: { kind: 'point', x: 0.5, y: 0.5 } } }]), faces: 0 };
+  }
+  const x0 = Math.max(0, Math.min(...boxes.map((b) => b.x)) * k);
+  const y0 = Math.max(0, Math.min(...boxes.map((b) => b.y)) * k);
+  const x1 = Math.min(W, Math.max(...boxes.map((b) => b.x + b.width)) * k);
+  const y1 = Math.min(H, Math.max(...boxes.map((b) => b.y + b.height)) * k);
+  const cx = (x0 + x1) / 2;
+  const cy = (y0 + y1) / 2;
+  if (zoom <= 0) {
+    return { recipe: replace([{ op: 'cfResize', params: { ...p, gravity: { kind: 'point', x: cx / W, y: cy / H } } }]), faces: boxes.length };
+  }
+  const a = p.width / p.height;
+  const maxW = W / H > a ? H * a : W;
+  const fw = Math.max(x1 - x0, (y1 - y0) * a);
+  const minW = Math.min(maxW, fw);
+  const rw = Math.max(1, Math.min(W, Math.round(maxW + (minW - maxW) * zoom)));
+  const rh = Math.max(1, Math.min(H, Math.round(rw / a)));
+  const rx = Math.round(Math.min(W - rw, Math.max(0, cx - rw / 2)));
+  const ry = Math.round(Math.min(H - rh, Math.max(0, cy - rh / 2)));
+  return {
+    recipe: replace([
+      { op: 'crop', params: { w: rw, h: rh, x: rx, y: ry, g: 'nw' } },
+      { op: 'cfResize', params: { ...p, gravity: { kind: 'point', x: 0.5, y: 0.5 } } },
+    ]),
+    faces: boxes.length,
   };
 }
 

@@ -13,6 +13,7 @@ import { createSqliteMetaStore } from '../../src/adapters/meta/sqlite.js';
 import { createObjectService, type ObjectService } from '../../src/app/oss-objects.js';
 import { DEFAULT_CF_CONFIG, transformCloudflare, type CfTransformConfig } from '../../src/app/cloudflare-transform.js';
 import type { SourceFetcher } from '../../src/ports/source-fetcher.js';
+import type { FaceDetector } from '../../src/ports/face-detector.js';
 import { buildServer } from '../../src/http/server.js';
 import type { BucketAcl } from '../../src/ports/meta-store.js';
 
@@ -23,12 +24,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(config: Partial<CfTransformConfig> = {}, fetcher?: SourceFetcher, prefix?: string): Promise<Harness> {
+export async function startHarness(config: Partial<CfTransformConfig> = {}, fetcher?: SourceFetcher, prefix?: string, faces?: FaceDetector): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'halftone-cf-'));
   const blobs = await createFsBlobStore({ dir });
   const meta = createSqliteMetaStore({ file: join(dir, 'meta.sqlite') });
   const objects = createObjectService({ blobs, meta, maxObjectBytes: 64 << 20, maxProcessBytes: 64 << 20 });
-  const deps = { objects, fetcher, config: { ...DEFAULT_CF_CONFIG, ...config } };
+  const deps = { objects, fetcher, faces, config: { ...DEFAULT_CF_CONFIG, ...config } };
   const app = buildServer({
     oss: {
       objects,

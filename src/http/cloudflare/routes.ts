@@ -153,7 +153,7 @@ export function registerCloudflareRoutes(app: FastifyInstance, deps: CfRouteDeps
         reply.header('cf-resized', `internal=ok/j l=${body.length}`);
         return reply.code(200).header('content-type', 'application/json').send(req.method === 'HEAD' ? undefined : body);
       }
-      reply.header('cf-resized', `internal=ok/m q=${result.quality} l=${result.data.length} f=${result.format} s=${result.width}x${result.height}`);
+      reply.header('cf-resized', `internal=ok/m q=${result.quality} l=${result.data.length} f=${result.format} s=${result.width}x${result.height}${result.faces === undefined ? '' : ` fd=${result.faces}`}`);
       reply.header('content-security-policy', CSP);
       reply.header('content-length', String(result.data.length));
       return reply.code(200).header('content-type', result.contentType).send(req.method === 'HEAD' ? undefined : result.data);
