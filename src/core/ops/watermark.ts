@@ -1,10 +1,19 @@
 /**
  * watermark: draw an image, a text, or both side by side onto the image (spec oss-img.md §3.3).
  *
- * The mark is built as one RGBA layer (image part from another object, processed by its own
- * chain and scaled by `P`; text part rendered with the bundled font; the two placed side by side by
- * `order`/`align`/`interval`), given opacity `t`, positioned by `g`/`x`/`y`/`voffset` and clipped
- * to the image, then appended to the pass's composite layers. Output size never changes.
+ * The mark is one 8-bit RGBA layer: the image part is another object of the bucket
+ * (`env.loadObject`), run through its own process string (`env.processNested`), then scaled to
+ * `P` % of the main width keeping its aspect; the text part is rendered by libvips/Pango with the
+ * bundled fonts (fonts.ts) at `size` px in `color`, with an optional hard shadow and a clockwise
+ * `rotate`; image and text sit side by side (`order`, `align`, `interval`). The layer gets opacity
+ * `t`, is placed by `g`/`x`/`y`/`voffset` exactly per the spec's table (halves floored, positive
+ * voffset moves down), is clipped to the image (sharp refuses overlays that overflow) and is
+ * appended to the pass's composite layers. `fill_1` tiles it over the whole image on a grid that
+ * passes through that position, `padx`/`pady` apart. Output size never changes.
+ *
+ * Memory stays bounded: a rotated text alone is computed only where it lands on the image; other
+ * marks may not exceed {@link MAX_MARK_PIXELS} (or the image's own size when larger), else
+ * WatermarkError.
  */
 import type { OverlayOptions, Sharp } from 'sharp';
 import { AppError, isAppError } from '../errors.js';
