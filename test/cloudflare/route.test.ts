@@ -281,3 +281,17 @@ test('colour filters change pixels in the documented direction', async () => {
     assert.equal(res.statusCode, 200, `${o}: ${res.body}`);
   }
 });
+
+test('metadata: copyright keeps only Copyright/Artist, keep keeps EXIF, none strips (JPEG)', async () => {
+  const exifr = (await import('exifr')).default;
+  const tagged = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 9, g: 9, b: 9 } } })
+    .withExif({ IFD0: { Copyright: 'ACME Photos', Artist: 'Jane Doe', Make: 'CameraCo' } })
+    .jpeg()
+    .toBuffer();
+  await h.put('img', 'tagged.jpg', tagged);
+  const read = async (opts: string) => ((await exifr.parse((await get(`/cdn-cgi/image/${opts}/img/tagged.jpg`)).rawPayload, { pick: ['Copyright', 'Artist', 'Make'] })) ?? {}) as Record<string, string>;
+  assert.deepEqual(await read('w=32'), { Copyright: 'ACME Photos', Artist: 'Jane Doe' });
+  assert.deepEqual(await read('w=32,metadata=copyright'), { Copyright: 'ACME Photos', Artist: 'Jane Doe' });
+  assert.deepEqual(await read('w=32,metadata=none'), {});
+  assert.equal((await read('w=32,metadata=keep'))['Make'], 'CameraCo');
+});

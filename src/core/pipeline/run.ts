@@ -8,6 +8,7 @@
  * re-assembled with their delays and loop count.
  */
 import sharp from 'sharp';
+import exifr from 'exifr';
 import type { Create, Sharp, SharpOptions } from 'sharp';
 import type { Operation, OutputFormat, Recipe, SourceInfo } from '../ir.js';
 import { AppError, isAppError } from '../errors.js';
@@ -133,7 +134,7 @@ export async function runRecipe(input: Buffer, recipe: Recipe, options: RunOptio
     }
     const first = await sharpFromSource(input, info, limits, false, plan.passes[0]?.autoOrient ?? false);
     const last = await runPasses(first, plan, env);
-    const data = await encode(last.img, last.state, format, recipe, info);
+    const data = await encode(last.img, last.state, format, recipe, info, input);
     return image(data, format, plan, 1);
   } catch (err) {
     throw asDecodeError(err);
@@ -227,15 +228,34 @@ async function runPass(img: Sharp, pass: Pass, state: ImageState, env: OpEnv): P
   return s;
 }
 
+/** EXIF Copyright and Artist of a source, when it has them (unreadable EXIF = none). */
+async function copyrightTags(input: Buffer): Promise<Record<string, string>> {
+  try {
+    const tags = (await exifr.parse(input, { pick: ['Copyright', 'Artist'] })) as { Copyright?: unknown; Artist?: unknown } | undefined;
+    const out: Record<string, string> = {};
+    if (typeof tags?.Copyright === 'string' && tags.Copyright.trim() !== '') out['Copyright'] = tags.Copyright;
+    if (typeof tags?.Artist === 'string' && tags.Artist.trim() !== '') out['Artist'] = tags.Artist;
+    return out;
+  } catch {
+    return {};
+  }
+}
+
 /** Configures the encoder on the final pipeline and returns the encoded bytes. */
-async function encode(img: Sharp, state: ImageState, format: OutputFormat, recipe: Recipe, info: SourceInfo): Promise<Buffer> {
+async function encode(img: Sharp, state: ImageState, format: OutputFormat, recipe: Recipe, info: SourceInfo, input?: Buffer): Promise<Buffer> {
   const quality = recipe.output.exactQuality ?? resolveQuality(format, recipe.output.quality, info.format === 'jpeg' ? info.jpegQuality : undefined);
   if (format === 'jpeg' && recipe.output.metadata === 'keep') img.keepExif().keepIccProfile();
+  const ifd0: Record<string, string> = {};
   if (state.orientation !== 1) {
     // auto-orient was not requested: keep the pending EXIF orientation (and nothing else of the
     // source's EXIF, which may hold GPS data) so viewers still show the image upright.
-    img.withExif({ IFD0: { Orientation: String(state.orientation) } });
+    ifd0['Orientation'] = String(state.orientation);
   }
+  if (format === 'jpeg' && recipe.output.metadata === 'copyright' && input !== undefined) {
+    // Cloudflare `metadata=copyright`: only the rights tags survive (never GPS or camera data).
+    Object.assign(ifd0, await copyrightTags(input));
+  }
+  if (Object.keys(ifd0).length > 0) img.withExif({ IFD0: ifd0 });
   switch (format) {
     case 'jpeg':
       return img.jpeg({ quality, progressive: recipe.output.interlace === true, mozjpeg: false }).toBuffer();
