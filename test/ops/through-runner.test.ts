@@ -3,7 +3,9 @@
  * output size must equal the planned geometry exactly, and animated GIFs keep or lose their
  * animation as spec oss-img.md §4 says (rotate and watermark keep it; circle, indexcrop, blur… make
  * a still image). Pixel tolerance: corner colour ≥ 250 per channel after JPEG encoding (white) /
- * alpha ≤ 2 (PNG), watermark colour within 24 levels after GIF palette quantisation.
+ * alpha ≤ 2 (PNG), watermark colour within 24 levels after GIF palette quantisation; the spec's
+ * watermark examples compare PNG output with the decoded source exactly (any changed pixel counts);
+ * 16-bit bright/contrast ±1 level.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import type { Operation, Recipe } from '../../src/core/ir.js';
 import { runRecipe } from '../../src/core/pipeline/run.js';
+import { transformOss } from '../../src/app/transform-image.js';
 
 const example = readFileSync(new URL('../fixtures/example-400x267.jpg', import.meta.url));
 const recipe = (ops: Operation[], format?: Recipe['output']['format']): Recipe => ({ ops, output: format ? { format } : {} });
@@ -78,6 +81,35 @@ describe('through the runner: output size equals the plan', () => {
     const png = await sharp((await run(example, recipe([{ op: 'rotate', params: { angle: 45 } }], 'png'))).data).ensureAlpha().raw().toBuffer();
     assert.ok((png[3] as number) <= 2);
   });
+});
+
+describe("the spec's watermark examples end to end (400×267 photo, panda 100×50): changed pixels span exactly the mark box", () => {
+  const panda = readFileSync(new URL('../fixtures/panda-100x50.png', import.meta.url));
+  const cases: [string, string, [number, number, number, number]][] = [
+    ['default se', 'image/watermark,image_cGFuZGEucG5n/format,png', [290, 207, 389, 256]],
+    ['center voffset_-40 → (150, 68)', 'image/watermark,image_cGFuZGEucG5n,g_center,voffset_-40/format,png', [150, 68, 249, 117]],
+    ['nw x_20 y_30 t_50', 'image/watermark,image_cGFuZGEucG5n,g_nw,x_20,y_30,t_50/format,png', [20, 30, 119, 79]],
+    ['P_30 → 120×60 at (270, 197)', 'image/watermark,image_cGFuZGEucG5nP3gtb3NzLXByb2Nlc3M9aW1hZ2UvcmVzaXplLFBfMzA/format,png', [270, 197, 389, 256]],
+  ];
+  for (const [name, process, box] of cases) {
+    it(name, async () => {
+      const res = await transformOss(example, process, { loadObject: async (k: string) => (k === 'panda.png' ? panda : Promise.reject(new Error(k))) } as never);
+      assert.equal(res.kind, 'image');
+      if (res.kind !== 'image') return;
+      const src = await sharp(example).ensureAlpha().raw().toBuffer();
+      const out = await sharp(res.data).ensureAlpha().raw().toBuffer();
+      let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+      for (let y = 0; y < 267; y++) {
+        for (let x = 0; x < 400; x++) {
+          const i = (y * 400 + x) * 4;
+          if (out[i] !== src[i] || out[i + 1] !== src[i + 1] || out[i + 2] !== src[i + 2]) {
+            x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+          }
+        }
+      }
+      assert.deepEqual([x0, y0, x1, y1], box);
+    });
+  }
 });
 
 describe('watermark marks of any pixel format', () => {
