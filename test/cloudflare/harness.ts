@@ -20,7 +20,7 @@ import type { BucketAcl } from '../../src/ports/meta-store.js';
 export interface Harness {
   readonly app: FastifyInstance;
   readonly objects: ObjectService;
-  put(bucket: string, key: string, data: Buffer, opts?: { acl?: BucketAcl; headers?: Record<string, string> }): Promise<void>;
+  put(bucket: string, key: string, data: Buffer, opts?: { acl?: BucketAcl; headers?: Record<string, string>; contentType?: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,7 +47,7 @@ export async function startHarness(config: Partial<CfTransformConfig> = {}, fetc
     objects,
     async put(bucket, key, data, opts = {}) {
       if (objects.findBucket(bucket) === undefined) objects.createBucket(bucket, opts.acl ?? 'public-read');
-      await objects.putObject({ bucket, key, body: data, contentType: 'application/octet-stream', headers: opts.headers ?? {}, meta: {}, acl: 'default' });
+      await objects.putObject({ bucket, key, body: data, contentType: opts.contentType ?? 'application/octet-stream', headers: opts.headers ?? {}, meta: {}, acl: 'default' });
     },
     async close() {
       await app.close();
