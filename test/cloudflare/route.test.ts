@@ -295,3 +295,50 @@ test('metadata: copyright keeps only Copyright/Artist, keep keeps EXIF, none str
   assert.deepEqual(await read('w=32,metadata=none'), {});
   assert.equal((await read('w=32,metadata=keep'))['Make'], 'CameraCo');
 });
+
+test('over a real socket: remote source, HEAD, width=auto and scq with client hints (Vary)', async () => {
+  await h.app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+  const remote = await fetch(`${base}/cdn-cgi/image/w=70/${originUrl}/a.jpg`);
+  assert.equal(remote.status, 200);
+  assert.equal((await sharp(Buffer.from(await remote.arrayBuffer())).metadata()).width, 70);
+  const head = await fetch(`${base}/cdn-cgi/image/w=70/img/photo.jpg`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-type'), 'image/jpeg');
+  assert.equal((await head.arrayBuffer()).byteLength, 0);
+  const auto = await fetch(`${base}/cdn-cgi/image/width=auto,fit=scale-up/img/photo.jpg`, { headers: { 'sec-ch-viewport-width': '700', 'sec-ch-dpr': '1' } });
+  assert.equal((await sharp(Buffer.from(await auto.arrayBuffer())).metadata()).width, 768);
+  assert.match(String(auto.headers.get('vary')), /Sec-CH-Viewport-Width/);
+  const desktop = await fetch(`${base}/cdn-cgi/image/width=auto/img/photo.jpg`, { headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' } });
+  assert.equal((await sharp(Buffer.from(await desktop.arrayBuffer())).metadata()).width, 400, 'scale-down never enlarges the 400 px source to 1200');
+  const slow = await fetch(`${base}/cdn-cgi/image/w=100,q=90,scq=30/img/photo.jpg`, { headers: { ect: '2g' } });
+  assert.match(String(slow.headers.get('cf-resized')), / q=30 /);
+  assert.match(String(slow.headers.get('vary')), /ECT/);
+  const fast = await fetch(`${base}/cdn-cgi/image/w=100,q=90,scq=30/img/photo.jpg`, { headers: { ect: '4g' } });
+  assert.match(String(fast.headers.get('cf-resized')), / q=90 /);
+});
+
+test('animations: GIF stays animated GIF, format=auto gives animated WebP, anim=false a still', async () => {
+  const frames = 3;
+  const raw = Buffer.alloc(40 * 30 * 4 * frames);
+  for (let i = 0; i < raw.length; i += 4) {
+    const f = Math.floor(i / (40 * 30 * 4));
+    raw[i] = f * 100;
+    raw[i + 1] = 255 - f * 100;
+    raw[i + 2] = 50;
+    raw[i + 3] = 255;
+  }
+  const gif = await sharp(raw, { raw: { width: 40, height: 30 * frames, channels: 4, pageHeight: 30 } }).gif({ delay: [100, 100, 100], loop: 0 }).toBuffer();
+  await h.put('img', 'anim.gif', gif);
+  const same = await get('/cdn-cgi/image/w=20/img/anim.gif');
+  assert.equal(same.headers['content-type'], 'image/gif');
+  assert.equal((await sharp(same.rawPayload, { animated: true }).metadata()).pages, 3);
+  const webp = await get('/cdn-cgi/image/w=20,f=auto/img/anim.gif', { accept: 'image/avif,image/webp' });
+  assert.equal(webp.headers['content-type'], 'image/webp');
+  assert.equal((await sharp(webp.rawPayload, { animated: true }).metadata()).pages, 3);
+  const still = await get('/cdn-cgi/image/w=20,anim=false/img/anim.gif');
+  assert.equal(still.headers['content-type'], 'image/png');
+  assert.equal((await sharp(still.rawPayload, { animated: true }).metadata()).pages ?? 1, 1);
+  const json = JSON.parse((await get('/cdn-cgi/image/format=json/img/anim.gif')).body) as { original: { frame_count?: number } };
+  assert.equal(json.original.frame_count, 3);
+});

@@ -129,8 +129,9 @@ export function registerCloudflareRoutes(app: FastifyInstance, deps: CfRouteDeps
       }
       source = resolveSource(parts.source, header(req, 'host'));
       const abort = new AbortController();
-      req.raw.once('close', () => {
-        if (!reply.raw.writableEnded) abort.abort(new AppError('FETCH_FAILED', 'The client went away.'));
+      // The response closing before it finished means the client went away: stop the download.
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) abort.abort(new AppError('FETCH_FAILED', 'The client went away.'));
       });
       const h = (n: string) => header(req, n);
       const result = await deps.transform({
