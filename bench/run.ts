@@ -57,7 +57,7 @@ if (values.help) {
 const quick = values.quick === true;
 const settings: RunSettings = quick
   ? { targetRoundMs: 250, budgetMs: 4000, minRounds: 2, maxRounds: 6 }
-  : { targetRoundMs: 600, budgetMs: 15000, minRounds: 5, maxRounds: 12 };
+  : { targetRoundMs: 300, budgetMs: 12000, minRounds: 4, maxRounds: 20 };
 const concurrencies = (values.concurrency ?? (quick ? '1' : '1,2')).split(',').map((s) => {
   const n = Number(s.trim());
   if (!Number.isInteger(n) || n < 1 || n > 64) {
@@ -143,7 +143,7 @@ for (const { group, workload } of selected) {
     // Enough operations for the allocator to reach its steady state, bounded for slow encoders.
     const first = measurements[measurements.length - 1];
     const perOpMs = first ? 1000 / first.baseline.opsPerSec : 100;
-    const ops = Math.max(c * 2, Math.min(40, Math.round(3000 / perOpMs)));
+    const ops = Math.max(c, Math.min(40, Math.round(3000 / perOpMs)));
     const candidate = await rssChild(workload.id, 'candidate', c, ops);
     const baseline = await rssChild(workload.id, 'baseline', c, ops);
     rss = { concurrency: c, ops, candidate, baseline };

@@ -25,6 +25,8 @@ export interface SideStats {
   readonly p90Ms: number;
   /** Median over rounds of ops / round wall time. */
   readonly opsPerSec: number;
+  /** The fastest round's ops/s: the least disturbed by other load on a shared machine. */
+  readonly bestOpsPerSec: number;
   /**
    * Median over rounds of process CPU time (user + system, all threads) per operation, in ms.
    * Much less sensitive than wall time to other load on a shared machine.
@@ -46,6 +48,8 @@ export interface Measurement {
   readonly ratioMax: number;
   /** baseline CPU ms/op ÷ candidate CPU ms/op (>1 means the candidate uses less CPU). */
   readonly cpuRatio: number;
+  /** candidate best-round ops/s ÷ baseline best-round ops/s. */
+  readonly bestRatio: number;
 }
 
 export function median(xs: readonly number[]): number {
@@ -141,6 +145,7 @@ export async function measure(candidate: Contender, baseline: Contender, c: numb
     medianMs: median(lat),
     p90Ms: quantile(lat, 0.9),
     opsPerSec: median(tput),
+    bestOpsPerSec: Math.max(...tput),
     cpuMsPerOp: median(cpu),
     ops: lat.length,
   });
@@ -156,6 +161,7 @@ export async function measure(candidate: Contender, baseline: Contender, c: numb
     ratioMin: Math.min(...pairRatios),
     ratioMax: Math.max(...pairRatios),
     cpuRatio: base.cpuMsPerOp / cand.cpuMsPerOp,
+    bestRatio: cand.bestOpsPerSec / base.bestOpsPerSec,
   };
 }
 
