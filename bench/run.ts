@@ -27,6 +27,7 @@ Options:
   --no-rss              skip the per-side peak RSS measurement (fresh child processes)
   --write / --no-write  write docs/benchmarks.md (default: full runs write, quick runs do not)
   --json <file>         also write the raw results as JSON
+  --rounds <n>          force n measured rounds per side (overrides the time budget)
   --list                list workloads and exit
   -h, --help            this help
 `;
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     write: { type: 'boolean' },
     'no-write': { type: 'boolean', default: false },
     json: { type: 'string' },
+    rounds: { type: 'string' },
     list: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -55,9 +57,15 @@ if (values.help) {
 }
 
 const quick = values.quick === true;
-const settings: RunSettings = quick
+const baseSettings: RunSettings = quick
   ? { targetRoundMs: 250, budgetMs: 4000, minRounds: 2, maxRounds: 6 }
   : { targetRoundMs: 300, budgetMs: 12000, minRounds: 4, maxRounds: 20 };
+const forcedRounds = values.rounds === undefined ? undefined : Number(values.rounds);
+if (forcedRounds !== undefined && (!Number.isInteger(forcedRounds) || forcedRounds < 1)) {
+  console.error(`--rounds expects a positive integer, received ${JSON.stringify(values.rounds)}`);
+  process.exit(2);
+}
+const settings: RunSettings = forcedRounds === undefined ? baseSettings : { ...baseSettings, minRounds: forcedRounds, maxRounds: forcedRounds };
 const concurrencies = (values.concurrency ?? (quick ? '1' : '1,2')).split(',').map((s) => {
   const n = Number(s.trim());
   if (!Number.isInteger(n) || n < 1 || n > 64) {
