@@ -17,6 +17,7 @@ import { createHttpFetcher } from './adapters/source/http.js';
 import { createCachingFetcher } from './adapters/source/cache.js';
 import { createFaceApiDetector } from './adapters/faces/face-api.js';
 import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-transform.js';
+import { createHostedImages } from './app/hosted-images.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -72,7 +73,17 @@ export async function compose(config: Config, log: (line: string) => void = cons
     const mod = await import('./app/cloudflare-transform.js');
     return mod.transformCloudflare(req, cfDeps);
   };
+  const onInternalError = (err: unknown, requestId: string) => console.error(`halftone: internal error (request ${requestId}):`, err);
   const app = buildServer({
+    images: {
+      images: createHostedImages({ objects, fetcher, accountHash: config.cfAccountHash }),
+      transform: cfTransform,
+      accountHash: config.cfAccountHash,
+      accountId: config.cfAccountId,
+      // Not a 'list' setting: lists are lower-cased, tokens are case-sensitive.
+      apiKeys: config.apiKeys.split(',').map((k) => k.trim()).filter((k) => k !== ''),
+      onInternalError,
+    },
     cloudflare: {
       prefix: config.cfPrefix,
       transform: cfTransform,

@@ -73,7 +73,11 @@ export interface CfTransformDeps {
   readonly config: CfTransformConfig;
 }
 
-export type CfSource = { readonly kind: 'path'; readonly path: string } | { readonly kind: 'url'; readonly url: string };
+export type CfSource =
+  | { readonly kind: 'path'; readonly path: string }
+  | { readonly kind: 'url'; readonly url: string }
+  /** Bytes the caller already has (hosted images). */
+  | { readonly kind: 'loaded'; readonly data: Buffer; readonly etag?: string; readonly cacheControl?: string };
 
 export interface CfRequest {
   /** The options segment as it appears in the URL (still percent-encoded). */
@@ -133,6 +137,7 @@ export function objectAddress(path: string, sourceBucket: string): { bucket: str
 }
 
 async function loadSource(req: CfRequest, deps: CfTransformDeps): Promise<LoadedSource> {
+  if (req.source.kind === 'loaded') return { data: req.source.data, etag: req.source.etag, cacheControl: req.source.cacheControl };
   if (req.source.kind === 'path') {
     const { bucket, key } = objectAddress(req.source.path, deps.config.sourceBucket);
     const b = deps.objects.findBucket(bucket);

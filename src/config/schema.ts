@@ -40,6 +40,9 @@ export const CONFIG_SCHEMA = {
   cfPrefix: { env: 'HALFTONE_CF_PREFIX', kind: 'string', default: '/cdn-cgi/image', doc: 'Mount prefix of Cloudflare-style URL transformations (`<prefix>/<options>/<source>`).' },
   cfDefaultFit: { env: 'HALFTONE_CF_DEFAULT_FIT', kind: 'string', default: 'scale-down', doc: 'Cloudflare `fit` when none is given: `scale-down` (newest docs) or `contain` (older docs).' },
   cfStrict: { env: 'HALFTONE_CF_STRICT', kind: 'string', default: 'false', doc: '`true`: invalid or unknown Cloudflare options answer 400 / 9401; `false`: they are ignored with a `Warning: cf-images 299` header.' },
+  cfAccountHash: { env: 'HALFTONE_CF_ACCOUNT_HASH', kind: 'string', default: 'halftone', doc: 'Account hash in hosted-image delivery URLs (`/cdn-cgi/imagedelivery/<hash>/<id>/<variant>`).' },
+  cfAccountId: { env: 'HALFTONE_CF_ACCOUNT_ID', kind: 'string', default: 'halftone', doc: 'Account id of the Images REST API (`/client/v4/accounts/<id>/images/...`).' },
+  apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'Bearer tokens accepted by the Images REST API (comma-separated); empty = the API answers 401.' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
 } as const satisfies Record<string, Setting<Kind>>;
 

@@ -8,11 +8,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { AppError } from '../core/errors.js';
 import { presentOssError, registerOssRoutes, type OssRouteDeps } from './oss/routes.js';
 import { registerCloudflareRoutes, type CfRouteDeps } from './cloudflare/routes.js';
+import { registerImagesRoutes, type ImagesRouteDeps } from './cloudflare/images.js';
 
 export interface ServerDeps {
   readonly oss: OssRouteDeps;
   /** Cloudflare-style URL transformations; absent = not mounted. */
   readonly cloudflare?: CfRouteDeps;
+  /** Hosted images (delivery + Images REST API); absent = not mounted. */
+  readonly images?: ImagesRouteDeps;
   /** Fastify logger option (false in tests). */
   readonly logger?: boolean;
 }
@@ -40,6 +43,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.get('/healthz', async (_req, reply) => reply.header('content-type', 'application/json').send('{"status":"ok"}'));
   // Registered before the OSS catch-all; find-my-way prefers the longer static prefix anyway.
   if (deps.cloudflare !== undefined) registerCloudflareRoutes(app, deps.cloudflare);
+  if (deps.images !== undefined) registerImagesRoutes(app, deps.images);
   registerOssRoutes(app, deps.oss);
   return app;
 }
