@@ -40,10 +40,21 @@ export interface SigningKey {
   readonly value: string;
 }
 
+/** A one-time upload URL handed out by direct_upload, waiting for its file. */
+export interface DraftUpload {
+  readonly id: string;
+  readonly expires: number;
+  readonly requireSignedURLs: boolean;
+  readonly metadata?: string;
+  /** Whether `id` was chosen by the caller (custom ID rules apply). */
+  readonly custom: boolean;
+}
+
 interface AccountState {
   variants: Record<string, Variant>;
   config: AccountConfig;
   keys: SigningKey[];
+  drafts?: Record<string, DraftUpload>;
 }
 
 /** What the API shows of an image. */
@@ -217,6 +228,8 @@ export function createHostedImages(deps: HostedImagesDeps) {
       metadata?: string;
       requireSignedURLs?: string;
       creator?: string;
+      /** Generated id of a direct upload (not a custom ID). */
+      draftId?: string;
     }): Promise<HostedImage> {
       if ((input.file === undefined) === (input.url === undefined)) throw bad('Provide exactly one of file or url');
       let meta: Record<string, unknown> = {};
@@ -254,7 +267,7 @@ export function createHostedImages(deps: HostedImagesDeps) {
         throw new AppError('IMAGE_TOO_LARGE', 'Image exceeds 12,000 px per side or 100 megapixels');
       }
       ensureBucket();
-      const id = input.id ?? randomUUID();
+      const id = input.draftId ?? input.id ?? randomUUID();
       if (deps.objects.findObject(bucket, keyOf(id)) !== undefined) throw new AppError('BUCKET_ALREADY_EXISTS', 'An image with this ID already exists');
       const rec = await deps.objects.putObject({
         bucket, key: keyOf(id), body: data, contentType: `image/${info.format}`, headers: {},
@@ -334,6 +347,54 @@ export function createHostedImages(deps: HostedImagesDeps) {
         if (!page.truncated || page.next === undefined) return n;
         after = page.next;
       }
+    },
+
+    /**
+     * Direct creator upload (spec §16.2): reserves an id and returns it; the file is sent later,
+     * without credentials, to the one-time upload URL. `expiry` defaults to 30 min (2 min – 6 h).
+     */
+    async createDraft(input: { id?: string; metadata?: string; requireSignedURLs?: string; expiry?: string }): Promise<DraftUpload> {
+      const t = now();
+      let expires = t + 30 * 60 * 1000;
+      if (input.expiry !== undefined) {
+        expires = Date.parse(input.expiry);
+        if (!Number.isFinite(expires) || expires < t + 2 * 60 * 1000 - 1000 || expires > t + 6 * 3600 * 1000 + 1000) {
+          throw bad('expiry must be an ISO-8601 time between 2 minutes and 6 hours from now');
+        }
+      }
+      const requireSigned = input.requireSignedURLs === 'true';
+      if (input.id !== undefined) {
+        checkId(input.id);
+        if (requireSigned) throw bad('Images with a custom ID cannot require signed URLs');
+      }
+      if (input.metadata !== undefined && Buffer.byteLength(input.metadata, 'utf8') > MAX_METADATA_BYTES) throw bad(`metadata must be at most ${MAX_METADATA_BYTES} bytes`);
+      const id = input.id ?? randomUUID();
+      ensureBucket();
+      if (deps.objects.findObject(bucket, keyOf(id)) !== undefined) throw new AppError('BUCKET_ALREADY_EXISTS', 'An image with this ID already exists');
+      const draft: DraftUpload = { id, expires, requireSignedURLs: requireSigned, custom: input.id !== undefined, ...(input.metadata === undefined ? {} : { metadata: input.metadata }) };
+      await updateState((s) => {
+        // Forget expired drafts while we are here.
+        const live = Object.entries(s.drafts ?? {}).filter(([, d]) => d.expires > t);
+        s.drafts = Object.fromEntries([...live, [id, draft]]);
+      });
+      return draft;
+    },
+
+    /** Completes a direct upload; the draft is used once. */
+    async completeDraft(id: string, file: { data: Buffer; filename: string }): Promise<HostedImage> {
+      const draft = await updateState((s) => {
+        const d = s.drafts?.[id];
+        if (d === undefined || d.expires <= now()) return undefined;
+        delete s.drafts![id];
+        return d;
+      });
+      if (draft === undefined) throw new AppError('ACCESS_DENIED', 'The upload URL is unknown, used or expired');
+      return this.upload({
+        file,
+        ...(draft.custom ? { id } : { draftId: id }),
+        ...(draft.metadata === undefined ? {} : { metadata: draft.metadata }),
+        requireSignedURLs: String(draft.requireSignedURLs),
+      });
     },
 
     // ------------------------------------------------------------------ variants

@@ -210,3 +210,29 @@ test('custom IDs with slashes, list v2 with cursor, stats, blob, validation erro
   assert.equal((await json('POST', '/v1/variants', { id: 'bad', options: { fit: 'squeeze' } })).status, 400);
   assert.equal((await json('PATCH', '/v1/config', { browser_ttl: 10 })).status, 400);
 });
+
+test('direct creator upload: one-time URL without credentials, used once', async () => {
+  const form = new FormData();
+  form.append('metadata', '{"from":"browser"}');
+  const created = (await (await fetch(api('/v2/direct_upload'), { method: 'POST', headers: auth, body: form })).json()) as { success: boolean; result: { id: string; uploadURL: string } };
+  assert.equal(created.success, true);
+  const { id, uploadURL } = created.result;
+  assert.equal(uploadURL, `${base}/cdn-cgi/imageupload/${HASH}/${id}`);
+  assert.equal((await json('GET', `/v1/${id}`)).status, 404, 'a draft is not listed until uploaded');
+  const send = async () => {
+    const f = new FormData();
+    f.append('file', new Blob([photo]), 'mine.jpg');
+    return fetch(uploadURL, { method: 'POST', body: f });
+  };
+  const first = await send();
+  assert.equal(first.status, 200);
+  const img = ((await first.json()) as { result: { id: string; meta: unknown; filename: string } }).result;
+  assert.equal(img.id, id);
+  assert.deepEqual(img.meta, { from: 'browser' });
+  assert.equal(img.filename, 'mine.jpg');
+  assert.equal((await send()).status, 403, 'the URL works once');
+  assert.equal((await deliver(`${HASH}/${id}/public`)).status, 200);
+  const late = new FormData();
+  late.append('expiry', new Date(Date.now() + 60_000).toISOString());
+  assert.equal((await fetch(api('/v2/direct_upload'), { method: 'POST', headers: auth, body: late })).status, 400, 'expiry under 2 minutes');
+});

@@ -111,6 +111,7 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
 
   // ------------------------------------------------------------------------------ REST API
   const base = '/client/v4/accounts/:account/images';
+  const uploadPrefix = '/cdn-cgi/imageupload';
 
   const ok = (reply: FastifyReply, result: unknown, extra: Record<string, unknown> = {}) =>
     reply.code(200).header('content-type', 'application/json').send(JSON.stringify({ result, success: true, errors: [], messages: [], ...extra }));
@@ -219,6 +220,39 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
       });
       return ok(reply, absolute(req, img));
     } catch (err) {
+      return failFor(reply, req, err);
+    }
+  });
+
+  app.post(`${base}/v2/direct_upload`, async (req, reply) => {
+    if (!guard(req, reply)) return reply;
+    try {
+      const { fields } = /^multipart\/form-data/i.test(h(req, 'content-type') ?? '') ? await readForm(req) : { fields: {} as Record<string, string> };
+      const draft = await images.createDraft({
+        ...(fields['id'] === undefined ? {} : { id: fields['id'] }),
+        ...(fields['metadata'] === undefined ? {} : { metadata: fields['metadata'] }),
+        ...(fields['requireSignedURLs'] === undefined ? {} : { requireSignedURLs: fields['requireSignedURLs'] }),
+        ...(fields['expiry'] === undefined ? {} : { expiry: fields['expiry'] }),
+      });
+      const origin = `${req.protocol}://${h(req, 'host') ?? 'localhost'}`;
+      return ok(reply, { id: draft.id, uploadURL: `${origin}${uploadPrefix}/${deps.accountHash}/${encodeURIComponent(draft.id)}` });
+    } catch (err) {
+      return failFor(reply, req, err);
+    }
+  });
+
+  // The one-time upload URL of a direct upload: no credentials, multipart field `file`.
+  app.post(`${uploadPrefix}/:hash/:id`, async (req, reply) => {
+    const { hash, id } = req.params as { hash: string; id: string };
+    if (hash !== deps.accountHash) return fail(reply, 403, 5403, 'Account not valid');
+    try {
+      if (!/^multipart\/form-data/i.test(h(req, 'content-type') ?? '')) return fail(reply, 415, 5415, 'Upload as multipart/form-data with the field "file"');
+      const { file } = await readForm(req);
+      if (file === undefined) return fail(reply, 400, 5400, 'The multipart field "file" is required');
+      const img = await images.completeDraft(id, file);
+      return ok(reply, absolute(req, img));
+    } catch (err) {
+      if (isAppError(err) && err.code === 'ACCESS_DENIED') return fail(reply, 403, 5403, err.publicMessage);
       return failFor(reply, req, err);
     }
   });
