@@ -5,7 +5,8 @@
  */
 import { OPS } from '../src/core/ops/index.js';
 import { Stage } from '../src/core/ops/types.js';
-import { ERROR_CATALOGUE } from '../src/core/errors.js';
+import { ERROR_CATALOGUE, type ErrorCode } from '../src/core/errors.js';
+import { cfErrorShape } from '../src/http/cloudflare/errors.js';
 
 const stageNames = new Map<number, string>(Object.entries(Stage).map(([k, v]) => [v, k]));
 
@@ -46,12 +47,15 @@ export function renderErrors(): string {
     'Every failure carries a stable code. The HTTP status comes from this table; each dialect shows',
     'the error in its own body shape. For the OSS dialect the body is XML with `Code` (below),',
     '`Message`, `RequestId`, `HostId` and, where Alibaba documents one, `EC` (e.g. `0040-00000311`).',
+    'The Cloudflare dialect answers `ERROR <code>: <message>` with its own status and',
+    '`Cf-Resized: err=<code>` (column "Cloudflare", from src/http/cloudflare/errors.ts).',
     '',
-    '| code | HTTP | OSS `Code` | when |',
-    '|---|---|---|---|',
+    '| code | HTTP | OSS `Code` | Cloudflare | when |',
+    '|---|---|---|---|---|',
   ];
   for (const [code, def] of Object.entries(ERROR_CATALOGUE)) {
-    lines.push(`| \`${code}\` | ${def.status} | \`${def.oss}\` | ${cell(def.doc)} |`);
+    const cf = cfErrorShape(code as ErrorCode);
+    lines.push(`| \`${code}\` | ${def.status} | \`${def.oss}\` | ${cf.cf} (${cf.status}) | ${cell(def.doc)} |`);
   }
   lines.push('');
   return lines.join('\n');
