@@ -285,6 +285,10 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
     const focused = await focusOnFaces(recipe, source.data, info, runOptions, deps.faces);
     recipe = focused.recipe;
     faces = focused.faces;
+    if (faces === -1) {
+      warnings.push('face detection unavailable; gravity=face used saliency');
+      faces = undefined;
+    }
   }
   const res = await runRecipe(source.data, recipe, runOptions);
   if (res.kind !== 'image') throw new AppError('INTERNAL', 'The engine returned no image.');
@@ -332,16 +336,35 @@ async function focusOnFaces(
   if (!crops || p.width === undefined || p.height === undefined || info.frames > 1) return { recipe };
 
   const pre = recipe.ops.slice(0, at);
-  const png = (ops: Recipe['ops']) => runRecipe(data, { ops, output: { format: 'png' } }, { ...runOptions, resolveFormat: () => 'png' });
-  const full = await png(pre);
-  if (full.kind !== 'image') return { recipe };
-  const { width: W, height: H } = await probe(full.data);
-  const small = Math.max(W, H) > FACE_DETECT_SIDE
-    ? await png([...pre, { op: 'cfResize', params: { fit: 'scale-down', width: FACE_DETECT_SIDE, height: FACE_DETECT_SIDE, gravity: { kind: 'point', x: 0.5, y: 0.5 } } }])
-    : full;
-  if (small.kind !== 'image') return { recipe };
-  const { width: dw } = small === full ? { width: W } : await probe(small.data);
-  const boxes = await detector.detect(small.data);
+  const png = async (ops: Recipe['ops']): Promise<Buffer> => {
+    const res = await runRecipe(data, { ops, output: { format: 'png' } }, { ...runOptions, resolveFormat: () => 'png' });
+    if (res.kind !== 'image') throw new AppError('INTERNAL', 'The engine returned no image.');
+    return res.data;
+  };
+  const shrink: Recipe['ops'][number] = {
+    op: 'cfResize',
+    params: { fit: 'scale-down', width: FACE_DETECT_SIDE, height: FACE_DETECT_SIDE, gravity: { kind: 'point', x: 0.5, y: 0.5 } },
+  };
+  // The size where the crop happens: planned exactly, except after a border trim (pixels decide).
+  let W: number;
+  let H: number;
+  let small: Buffer;
+  if (pre.some((o) => o.op === 'cfTrim' && o.params.kind === 'border')) {
+    const full = await png(pre);
+    ({ width: W, height: H } = await probe(full));
+    small = Math.max(W, H) > FACE_DETECT_SIDE ? await png([...pre, shrink]) : full;
+  } else {
+    ({ width: W, height: H } = planRecipe({ ops: pre, output: { format: 'png' } }, info, { ...runOptions, resolveFormat: () => 'png' }).plan.result);
+    small = await png(Math.max(W, H) > FACE_DETECT_SIDE ? [...pre, shrink] : pre);
+  }
+  const { width: dw } = await probe(small);
+  let boxes: Awaited<ReturnType<FaceDetector['detect']>>;
+  try {
+    boxes = await detector.detect(small);
+  } catch {
+    // A detector that cannot run must not break images: keep the saliency approximation.
+    return { recipe, faces: -1 };
+  }
   const k = W / dw;
   const replace = (ops: Recipe['ops']): Recipe => ({ ...recipe, ops: [...pre, ...ops, ...recipe.ops.slice(at + 1)] });
   if (boxes.length === 0) {

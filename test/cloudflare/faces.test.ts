@@ -64,3 +64,24 @@ test('zoom=1 crops tight around the face; no face falls back to the centre', asy
   const centre = await h.app.inject({ method: 'GET', url: '/cdn-cgi/image/fit=cover,w=100,h=100,f=png/img/parrots.png' });
   assert.deepEqual(none.rawPayload, centre.rawPayload);
 });
+
+test('a detector that fails does not break the image: saliency is used and a warning says so', async () => {
+  const broken = await startHarness({}, undefined, undefined, { detect: async () => { throw new Error('model missing'); } });
+  try {
+    await broken.put('img', 'wide.png', await sharp(person).extend({ right: 600, background: { r: 128, g: 128, b: 128 } }).png().toBuffer());
+    const res = await broken.app.inject({ method: 'GET', url: '/cdn-cgi/image/fit=cover,w=200,h=267,gravity=face/img/wide.png' });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.match(String(res.headers['warning']), /face detection unavailable/);
+    assert.doesNotMatch(String(res.headers['cf-resized']), /fd=/);
+  } finally {
+    await broken.close();
+  }
+});
+
+test('face detection runs on the image where the crop happens (after flip and trim)', async () => {
+  // Mirrored, the person is on the right of the grey canvas; the trim shifts it further.
+  const res = await h.app.inject({ method: 'GET', url: '/cdn-cgi/image/flip=h,trim=0;0;0;0.1,fit=cover,w=200,h=267,gravity=face,f=png/img/wide.png' });
+  assert.equal(res.statusCode, 200, res.body);
+  assert.match(String(res.headers['cf-resized']), / fd=1$/);
+  assert.ok(stdev(await decode(res.rawPayload)) > 20, 'the window shows the photo, not the grey canvas');
+});
