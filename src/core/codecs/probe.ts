@@ -10,6 +10,7 @@ import type { SourceInfo } from '../ir.js';
 import { sharpReadableAvif, sniffFormat } from './sniff.js';
 import { estimateJpegQuality } from './jpeg-quality.js';
 import { readBmpHeader } from './bmp.js';
+import { fastJpegHeader, fastPngHeader } from './fast-header.js';
 
 const SUPPORTED = 'JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF or BMP';
 
@@ -45,6 +46,14 @@ export async function probe(buf: Buffer): Promise<SourceInfo> {
   if (format === 'bmp') {
     const h = readBmpHeader(buf);
     return { format, width: h.width, height: h.height, frames: 1, orientation: 1, hasAlpha: h.hasAlpha, bytes: buf.length };
+  }
+  // Hot path: JPEG and PNG headers read in JavaScript (see fast-header.ts); null falls through.
+  const fast = format === 'jpeg' ? fastJpegHeader(buf) : format === 'png' ? fastPngHeader(buf) : null;
+  if (fast) {
+    const info: SourceInfo = { format, ...fast, frames: 1, bytes: buf.length };
+    if (format !== 'jpeg') return info;
+    const q = estimateJpegQuality(buf);
+    return q === undefined ? info : { ...info, jpegQuality: q };
   }
   let meta: Metadata;
   try {
