@@ -309,6 +309,6 @@ async function runAnimated(input: Buffer, info: SourceInfo, plan: Plan, format: 
   const anim = { ...(delay ? { delay } : {}), loop };
   const bytes = format === 'gif'
     ? await joined.gif({ ...anim }).toBuffer()
-    : await joined.webp({ ...anim, quality: resolveQuality('webp', recipe.output.quality, undefined) }).toBuffer();
+    : await joined.webp({ ...anim, quality: recipe.output.exactQuality ?? resolveQuality('webp', recipe.output.quality, undefined) }).toBuffer();
   return image(bytes, format, plan, frames);
 }
