@@ -22,5 +22,6 @@ test('cname map and lists', () => {
   const r = load({ HALFTONE_OSS_CNAME: 'Img.Example.com=photos, cdn.test:8080=b2', HALFTONE_OSS_SOURCE_PROTECTION: '.JPG,.png' });
   assert.ok(r.ok);
   assert.deepEqual(r.config.cname, { 'img.example.com': 'photos', 'cdn.test:8080': 'b2' });
-  assert.deepEqual(r.config.protectedSources, ['.jpg', '.png']);
+  // Lists keep their case; suffixes are compared case-insensitively by the route.
+  assert.deepEqual(r.config.protectedSources, ['.JPG', '.png']);
 });

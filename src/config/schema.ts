@@ -36,7 +36,7 @@ export const CONFIG_SCHEMA = {
     env: 'HALFTONE_ALLOWED_ORIGINS', kind: 'list', default: '',
     doc: 'Origins remote sources may be fetched from: `[scheme://]host[:port][/path]`, `*.example.com` covers the apex and subdomains. Listed origins may be private addresses; see HALFTONE_ANY_PUBLIC_ORIGIN.',
   },
-  anyPublicOrigin: { env: 'HALFTONE_ANY_PUBLIC_ORIGIN', kind: 'string', default: 'false', doc: '`true`: any origin resolving only to public addresses may be fetched (Cloudflare "any origin"); `false`: only HALFTONE_ALLOWED_ORIGINS.' },
+  anyPublicOrigin: { env: 'HALFTONE_ANY_PUBLIC_ORIGIN', kind: 'string', default: 'true', doc: '`true` (default, the run contract): any origin resolving only to public addresses may be fetched, and HALFTONE_ALLOWED_ORIGINS adds origins that may be private; `false`: only HALFTONE_ALLOWED_ORIGINS (Cloudflare strict mode).' },
   cfPrefix: { env: 'HALFTONE_CF_PREFIX', kind: 'string', default: '/cdn-cgi/image', doc: 'Mount prefix of Cloudflare-style URL transformations (`<prefix>/<options>/<source>`).' },
   cfDefaultFit: { env: 'HALFTONE_CF_DEFAULT_FIT', kind: 'string', default: 'scale-down', doc: 'Cloudflare `fit` when none is given: `scale-down` (newest docs) or `contain` (older docs).' },
   cfStrict: { env: 'HALFTONE_CF_STRICT', kind: 'string', default: 'false', doc: '`true`: invalid or unknown Cloudflare options answer 400 / 9401; `false`: they are ignored with a `Warning: cf-images 299` header.' },
@@ -80,7 +80,8 @@ export function load(env: Record<string, string | undefined>): LoadResult {
         break;
       }
       case 'list':
-        out[name] = raw.split(',').map((x) => x.trim().toLowerCase()).filter((x) => x !== '');
+        // Case is kept (URL paths and keys are case-sensitive); consumers compare host names case-insensitively.
+        out[name] = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
         break;
       case 'map': {
         const m: Record<string, string> = {};

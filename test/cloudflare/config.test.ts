@@ -11,7 +11,8 @@ test('Cloudflare defaults', () => {
   assert.equal(r.config.cfStrict, 'false');
   assert.equal(r.config.cfSourceBucket, '');
   assert.deepEqual(r.config.allowedOrigins, []);
-  assert.equal(r.config.anyPublicOrigin, 'false');
+  // Run contract: by default only public addresses are fetched, from any origin.
+  assert.equal(r.config.anyPublicOrigin, 'true');
   assert.equal(r.config.apiKeys, '');
 });
 
@@ -25,4 +26,10 @@ test('API keys keep their case (tokens are case-sensitive)', () => {
   const r = load({ HALFTONE_API_KEYS: 'AbC,dEf' });
   assert.ok(r.ok);
   assert.equal(r.config.apiKeys, 'AbC,dEf');
+});
+
+test('list settings keep their case (URL paths in allowed origins are case-sensitive)', () => {
+  const r = load({ HALFTONE_ALLOWED_ORIGINS: 'https://Img.Example.com/Images/' });
+  assert.ok(r.ok);
+  assert.deepEqual(r.config.allowedOrigins, ['https://Img.Example.com/Images/']);
 });

@@ -24,7 +24,7 @@ export interface Address {
 const BUCKET_LABEL = /^([a-z0-9][a-z0-9_-]{1,61}[a-z0-9_])\.(.+)$/;
 
 function domainMatcher(patterns: readonly string[]): (rest: string) => boolean {
-  const res = patterns.map((p) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[a-z0-9-]+')}$`));
+  const res = patterns.map((p) => new RegExp(`^${p.toLowerCase().split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[a-z0-9-]+')}$`));
   return (rest) => res.some((r) => r.test(rest));
 }
 
