@@ -8,6 +8,8 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { transformOss } from '../app/transform-image.js';
 import { explainOss } from '../app/explain.js';
+import { compressImage, targetFormatOf, MAX_KBYTE } from '../app/compress.js';
+import type { TargetFormat } from '../core/compress/target-size.js';
 import { isAppError } from '../core/errors.js';
 import { readInput, writeOutput } from './io.js';
 
@@ -33,6 +35,25 @@ function parseSize(v: string): { width: number; height: number } {
   return { width: Number(m[1]), height: Number(m[2]) };
 }
 
+function parseIntIn(min: number, max: number): (v: string) => number {
+  return (v) => {
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`expected an integer between ${min} and ${max}`);
+    return Number(v);
+  };
+}
+
+function parseTargetFormat(v: string): TargetFormat {
+  const f = targetFormatOf(v);
+  if (!f) throw new InvalidArgumentError('expected jpeg (jpg), webp, avif or png');
+  return f;
+}
+
+/** The output format a file name asks for (`out.webp` → webp), if any. */
+function formatFromName(path: string): TargetFormat | undefined {
+  const m = /\.([a-z0-9]+)$/i.exec(path);
+  return m?.[1] === undefined ? undefined : targetFormatOf(m[1]);
+}
+
 export function buildCli(): Command {
   const program = new Command();
   program
@@ -56,6 +77,32 @@ export function buildCli(): Command {
       if (output !== '-' && res.kind === 'image') {
         process.stderr.write(`${output}: ${res.format} ${res.width}x${res.height}, ${res.data.length} bytes\n`);
       }
+    });
+
+  program
+    .command('compress')
+    .description('Compress an image to at most a target file size, in JPEG, WebP, AVIF or PNG (use - for stdin/stdout).')
+    .requiredOption('--kbyte <KB>', `target size in KB of 1024 bytes (1-${MAX_KBYTE}); the output is never larger`, parseIntIn(1, MAX_KBYTE))
+    .option('--format <format>', 'jpeg|webp|avif|png (default: from the output file extension, else the source format, else jpeg)', parseTargetFormat)
+    .option('--width <px>', 'output width (height follows the aspect ratio unless --height is given)', parseIntIn(1, 16383))
+    .option('--height <px>', 'output height (width follows the aspect ratio unless --width is given)', parseIntIn(1, 16383))
+    .argument('<in>', 'input image file, or - for stdin')
+    .argument('<out>', 'output file, or - for stdout')
+    .addHelpText('after', '\nExamples:\n  halftone compress --kbyte 200 photo.jpg small.jpg\n  halftone compress --kbyte 50 --width 800 photo.png small.webp\n  cat a.png | halftone compress --kbyte 30 --format png - - > small.png\n\nThe quality is searched (palette colours for PNG); when even the lowest setting is too big the image is downscaled.')
+    .action(async (input: string, output: string, opts: { kbyte: number; format?: TargetFormat; width?: number; height?: number }) => {
+      const source = await readInput(input);
+      const format = opts.format ?? (output === '-' ? undefined : formatFromName(output));
+      const res = await compressImage(source, {
+        kbyte: opts.kbyte,
+        ...(format ? { format } : {}),
+        ...(opts.width === undefined ? {} : { width: opts.width }),
+        ...(opts.height === undefined ? {} : { height: opts.height }),
+      });
+      await writeOutput(output, res.data);
+      const setting = res.colours !== undefined ? `${res.colours} colours (quantiser quality ${res.quality ?? '-'})` : res.quality !== undefined ? `quality ${res.quality}` : 'lossless';
+      process.stderr.write(
+        `${output === '-' ? 'stdout' : output}: ${res.format} ${res.width}x${res.height}${res.scaled ? ' (downscaled)' : ''}, ${res.data.length} of ${res.targetBytes} bytes, ${setting}, ${res.encodes} encodes\n`,
+      );
     });
 
   program

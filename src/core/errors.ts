@@ -29,6 +29,7 @@ export const ERROR_CATALOGUE = {
   UNSUPPORTED_FORMAT: { status: 400, oss: 'BadRequest', doc: 'The source is not an image in a supported format (or is not an image at all).' },
   CORRUPT_IMAGE: { status: 400, oss: 'BadRequest', doc: 'The source claims a supported format but cannot be decoded (truncated or corrupt).' },
   ENCODER_UNAVAILABLE: { status: 501, oss: 'NotImplemented', doc: 'The requested output format needs an encoder that is not installed on this server (the message says what to install).' },
+  TARGET_SIZE_UNREACHABLE: { status: 400, oss: 'InvalidArgument', doc: 'A target file size (kbyte) is too small for the format even at the lowest setting on a 1x1 image, or after the allowed downscaling steps.' },
   WATERMARK_ERROR: { status: 400, oss: 'WatermarkError', doc: 'The watermark could not be drawn (missing watermark object, undecodable watermark image).' },
   // --- object store ------------------------------------------------------------------------------
   NO_SUCH_KEY: { status: 404, oss: 'NoSuchKey', doc: 'The object does not exist.' },

@@ -1,0 +1,288 @@
+/**
+ * Target-size compression ("kbyte"): the best image of one format that is not larger than a byte
+ * budget.
+ *
+ * The source is probed and its limits checked from the header, then decoded, auto-oriented and
+ * resized ONCE to raw 8-bit pixels; every trial encode starts from those raw pixels, so a search
+ * costs encodes only.
+ *
+ * - JPEG, WebP, AVIF: a search over integer qualities [minQuality, 100]. Bytes grow roughly
+ *   exponentially with quality, so the next trial is a secant step on ln(bytes) versus quality
+ *   (bracketed once one trial fits and one does not, bisection when the secant repeats itself),
+ *   aiming at 97.5 % of the target and stopping as soon as a trial lands in [95 %, 100 %].
+ * - PNG: lossless first (if it fits it is the best answer); otherwise palette quantisation
+ *   (libimagequant through sharp, at most 256 colours, dithered) with the same search over the
+ *   quantiser quality [0, 100], which sets how many colours it keeps (see encodePng).
+ * - When even the lowest setting is above the target, the raw pixels are downscaled by
+ *   sqrt(target / bytes) (a little less, at most 0.9 per step, a few steps) and searched again.
+ *
+ * Invariant: the returned data is never larger than `targetBytes`. "Within 5 % below" is a goal
+ * only where it is reachable: quality 100 (or lossless PNG) may already be well under the target,
+ * and integer quality steps can jump over the [95 %, 100 %] window (then the largest fitting
+ * trial is kept).
+ *
+ * Targets: an integer number of bytes ≥ 1 (else INVALID_ARGUMENT). A target that a 1×1 image at
+ * the lowest setting still exceeds (container overhead: ~100 bytes for PNG, a few hundred for
+ * JPEG and AVIF) answers TARGET_SIZE_UNREACHABLE rather than an oversized result.
+ */
+import sharp, { type Sharp } from 'sharp';
+import { AppError, invalidParam } from '../errors.js';
+import { probe } from '../codecs/probe.js';
+import { toSharpInput } from '../codecs/decode.js';
+import { checkSourceLimits, checkOutputLimits, DEFAULT_LIMITS, type Limits } from '../pipeline/limits.js';
+
+export type TargetFormat = 'jpeg' | 'webp' | 'avif' | 'png';
+
+export interface CompressToTargetOptions {
+  readonly format: TargetFormat;
+  /** Largest acceptable output, in bytes (integer ≥ 1). */
+  readonly targetBytes: number;
+  /** Output width; with only one of width/height the other follows the aspect ratio; both: exact. */
+  readonly width?: number;
+  readonly height?: number;
+  /** Lowest quality tried before downscaling (JPEG/WebP/AVIF; default 30). */
+  readonly minQuality?: number;
+  readonly limits?: Limits;
+}
+
+export interface CompressToTargetResult {
+  readonly data: Buffer;
+  readonly format: TargetFormat;
+  readonly width: number;
+  readonly height: number;
+  /** Encoder quality of the result (JPEG/WebP/AVIF), or the quantiser quality of a palette PNG. */
+  readonly quality?: number;
+  /** Palette size of a quantised PNG result (absent for lossless PNG and the lossy formats). */
+  readonly colours?: number;
+  /** How many trial encodes the search made (the result is one of them). */
+  readonly encodes: number;
+  /** True when the image had to be downscaled below the requested/source size to fit. */
+  readonly scaled: boolean;
+}
+
+export const DEFAULT_MIN_QUALITY = 30;
+/** Sizes above this are aimed at; a trial in [LOW_RATIO × target, target] ends the search. */
+const LOW_RATIO = 0.95;
+const AIM_RATIO = 0.975;
+const MAX_SIDE = 16383;
+const MAX_DOWNSCALES = 6;
+/** Trial budget of one search at one size. */
+const SEARCH_BUDGET = 7;
+
+interface Raw {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 1 | 2 | 3 | 4;
+}
+
+function checkDimension(name: string, v: number | undefined): void {
+  if (v === undefined) return;
+  if (!Number.isInteger(v) || v < 1 || v > MAX_SIDE) throw invalidParam(name, `integer between 1 and ${MAX_SIDE}`, v);
+}
+
+export async function compressToTarget(input: Buffer, opts: CompressToTargetOptions): Promise<CompressToTargetResult> {
+  const { format, targetBytes } = opts;
+  if (!['jpeg', 'webp', 'avif', 'png'].includes(format)) throw invalidParam('format', 'one of jpeg, webp, avif, png', format);
+  if (!Number.isInteger(targetBytes) || targetBytes < 1) throw invalidParam('target size', 'a positive integer number of bytes', targetBytes);
+  checkDimension('width', opts.width);
+  checkDimension('height', opts.height);
+  const minQuality = opts.minQuality ?? DEFAULT_MIN_QUALITY;
+  if (!Number.isInteger(minQuality) || minQuality < 1 || minQuality > 100) throw invalidParam('minQuality', 'integer between 1 and 100', minQuality);
+
+  const info = await probe(input);
+  checkSourceLimits(info, { ops: [], output: {} }, opts.limits ?? DEFAULT_LIMITS, 1);
+  const base = await decodeOnce(input, info, opts, format);
+  checkOutputLimits(format, base.width, base.height);
+
+  let encodes = 0;
+  let raw = base;
+  for (let step = 0; ; step++) {
+    const trial = async (param: number): Promise<Buffer> => {
+      encodes++;
+      return encode(raw, format, param);
+    };
+    let found: { param: number; data: Buffer } | { tooBig: number };
+    if (format === 'png') {
+      if (step === 0) {
+        // Lossless first: when it fits, nothing quantised beats it.
+        encodes++;
+        const lossless = await encodePng(raw, undefined);
+        if (lossless.length <= targetBytes) return done(format, lossless, raw, undefined, undefined, encodes, false);
+      }
+      // The quantiser's bytes grow about linearly with ln(quality + 1), hence the log scale.
+      found = await search(0, 100, step === 0 ? 90 : 0, trial, targetBytes, 0.3, true);
+    } else {
+      const start = step > 0 ? minQuality : format === 'avif' ? 60 : 80;
+      found = await search(minQuality, 100, start, trial, targetBytes, 0.03);
+    }
+    if ('data' in found) {
+      const p = found.param;
+      return format === 'png' ? done(format, found.data, raw, p, paletteSize(found.data), encodes, step > 0) : done(format, found.data, raw, p, undefined, encodes, step > 0);
+    }
+    // Even the lowest setting is too big at this size: shrink by about sqrt of the byte ratio.
+    if ((raw.width === 1 && raw.height === 1) || step >= MAX_DOWNSCALES) {
+      throw new AppError('TARGET_SIZE_UNREACHABLE', `A ${format} image cannot be made as small as ${targetBytes} bytes (the smallest reached was ${found.tooBig} bytes).`, {
+        details: { targetBytes, smallest: found.tooBig },
+      });
+    }
+    const factor = Math.min(0.9, Math.sqrt((AIM_RATIO * targetBytes) / found.tooBig));
+    raw = await downscale(base, Math.max(1, Math.floor(raw.width * factor)), Math.max(1, Math.floor(raw.height * factor)));
+  }
+}
+
+function done(format: TargetFormat, data: Buffer, raw: Raw, quality: number | undefined, colours: number | undefined, encodes: number, scaled: boolean): CompressToTargetResult {
+  return {
+    data,
+    format,
+    width: raw.width,
+    height: raw.height,
+    encodes,
+    scaled,
+    ...(quality === undefined ? {} : { quality }),
+    ...(colours === undefined ? {} : { colours }),
+  };
+}
+
+/**
+ * Finds the largest integer parameter in [min, max] whose encode fits the target, in few trials.
+ * Assumes bytes grow with the parameter (mostly true; a non-monotonic step only costs a trial).
+ * Returns the fitting encode, or the size of the smallest encode tried when `min` is too big.
+ */
+async function search(
+  min: number,
+  max: number,
+  start: number,
+  trial: (p: number) => Promise<Buffer>,
+  target: number,
+  defaultSlope: number,
+  logScale = false,
+): Promise<{ param: number; data: Buffer } | { tooBig: number }> {
+  const sizes = new Map<number, number>();
+  let best: { param: number; data: Buffer } | undefined;
+  let over: number | undefined; // smallest parameter known to be too big (above best)
+  const lnAim = Math.log(AIM_RATIO * target);
+  const toX = (v: number): number => (logScale ? Math.log(v + 1) : v);
+  const fromX = (x: number): number => (logScale ? Math.exp(Math.min(x, 20)) - 1 : x);
+  let p = start;
+  let lastSide: 'fit' | 'over' | undefined;
+  for (let n = 0; n < SEARCH_BUDGET; n++) {
+    const data = await trial(p);
+    sizes.set(p, data.length);
+    const side = data.length <= target ? 'fit' : 'over';
+    const sameSideTwice = side === lastSide;
+    lastSide = side;
+    if (data.length <= target) {
+      if (!best || p > best.param) best = { param: p, data };
+      if (data.length >= LOW_RATIO * target || p === max) return best;
+    } else if (over === undefined || p < over) {
+      over = p;
+    }
+    if (over !== undefined && best && over <= best.param) over = undefined; // non-monotonic: trust the fit
+    if (over === min) return { tooBig: sizes.get(min) as number };
+    if (best && over !== undefined && over - best.param <= 1) return best;
+
+    // Next trial: secant on ln(bytes) vs x through the bracket (or the nearest two points).
+    const lo = best ? best.param + 1 : min;
+    const hi = over !== undefined ? over - 1 : max;
+    const pts = [...sizes.entries()].sort((a, b) => Math.abs(Math.log(a[1]) - lnAim) - Math.abs(Math.log(b[1]) - lnAim));
+    let a: [number, number] | undefined;
+    let b: [number, number] | undefined;
+    if (best && over !== undefined) {
+      a = [best.param, sizes.get(best.param) as number];
+      b = [over, sizes.get(over) as number];
+    } else if (pts.length >= 2) {
+      a = pts[0];
+      b = pts[1];
+    }
+    let slope = defaultSlope;
+    if (a && b && a[0] !== b[0]) {
+      const s = (Math.log(b[1]) - Math.log(a[1])) / (toX(b[0]) - toX(a[0]));
+      if (s > 1e-4) slope = s;
+    }
+    const [p0, s0] = a ?? [p, data.length];
+    let next = Math.round(fromX(toX(p0) + (lnAim - Math.log(s0)) / slope));
+    next = Math.min(hi, Math.max(lo, next));
+    // Regula falsi stalls on one side when bytes jump (PNG palettes do): after two trials on the
+    // same side of a bracket, bisect.
+    if (sizes.has(next) || (sameSideTwice && best && over !== undefined)) next = Math.round((lo + hi) / 2);
+    if (sizes.has(next) || lo > hi) break;
+    p = next;
+  }
+  if (best) return best;
+  // Budget spent without a fit: the lowest setting decides between a fit and a downscale.
+  if (!sizes.has(min)) {
+    const data = await trial(min);
+    if (data.length <= target) return { param: min, data };
+    return { tooBig: data.length };
+  }
+  return { tooBig: sizes.get(min) as number };
+}
+
+async function decodeOnce(input: Buffer, info: Awaited<ReturnType<typeof probe>>, opts: CompressToTargetOptions, format: TargetFormat): Promise<Raw> {
+  const src = await toSharpInput(input, info);
+  let img: Sharp;
+  try {
+    img = Buffer.isBuffer(src) ? sharp(src, { limitInputPixels: false }).autoOrient() : sharp(src.data, { raw: src.raw });
+  } catch (err) {
+    throw new AppError('CORRUPT_IMAGE', 'The source image is corrupt or truncated and cannot be read.', { cause: err });
+  }
+  if (opts.width !== undefined || opts.height !== undefined) {
+    img = img.resize({ width: opts.width, height: opts.height, fit: opts.width !== undefined && opts.height !== undefined ? 'fill' : 'inside' });
+  }
+  // JPEG has no alpha: composite on white once here, not per encode.
+  if (format === 'jpeg') img = img.flatten({ background: '#ffffff' });
+  img = img.toColourspace('srgb');
+  try {
+    const { data, info: out } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    return { data, width: out.width, height: out.height, channels: out.channels };
+  } catch (err) {
+    throw new AppError('CORRUPT_IMAGE', 'The source image is corrupt or truncated and cannot be read.', { cause: err });
+  }
+}
+
+async function downscale(base: Raw, width: number, height: number): Promise<Raw> {
+  const { data, info } = await fromRaw(base).resize({ width, height, fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels };
+}
+
+function fromRaw(raw: Raw): Sharp {
+  return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+}
+
+function encode(raw: Raw, format: TargetFormat, param: number): Promise<Buffer> {
+  switch (format) {
+    case 'jpeg':
+      return fromRaw(raw).jpeg({ quality: param }).toBuffer();
+    case 'webp':
+      return fromRaw(raw).webp({ quality: param, effort: 4 }).toBuffer();
+    case 'avif':
+      // effort 3 (of 0–9): a search makes several encodes, and AVIF effort costs time steeply.
+      return fromRaw(raw).avif({ quality: param, effort: 3 }).toBuffer();
+    case 'png':
+      return encodePng(raw, param);
+  }
+}
+
+/**
+ * Lossless PNG when `quality` is undefined, else a palette of at most 256 colours chosen by
+ * libimagequant for that quality (0–100: fewer colours for lower quality). The quality, not the
+ * `colours` option, is searched: libvips turns `colours` into a bit depth, so only 2, 4, 16 and 256
+ * are distinct sizes.
+ */
+function encodePng(raw: Raw, quality: number | undefined): Promise<Buffer> {
+  if (quality === undefined) return fromRaw(raw).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer();
+  return fromRaw(raw).png({ palette: true, colours: 256, quality, effort: 7, dither: 1, compressionLevel: 9 }).toBuffer();
+}
+
+/** Number of palette entries (PLTE chunk length / 3) of a PNG written by sharp. */
+export function paletteSize(png: Buffer): number | undefined {
+  for (let off = 8; off + 8 <= png.length; ) {
+    const len = png.readUInt32BE(off);
+    const type = png.toString('latin1', off + 4, off + 8);
+    if (type === 'PLTE') return len / 3;
+    if (type === 'IDAT') return undefined;
+    off += 12 + len;
+  }
+  return undefined;
+}
