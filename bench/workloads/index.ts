@@ -4,8 +4,9 @@
  */
 import type { Workload, WorkloadGroup } from '../lib/types.js';
 import { imageResize } from './image-resize.js';
+import { targetSize } from './target-size.js';
 
-export const GROUPS: readonly WorkloadGroup[] = [imageResize];
+export const GROUPS: readonly WorkloadGroup[] = [imageResize, targetSize];
 
 export function allWorkloads(): { group: WorkloadGroup; workload: Workload }[] {
   return GROUPS.flatMap((group) => group.workloads.map((workload) => ({ group, workload })));
