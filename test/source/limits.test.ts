@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHttpFetcher, type HttpSourceFetcher } from '../../src/adapters/source/http.js';
 import { AppError } from '../../src/core/errors.js';
+import { expectCode } from './expect-code.js';
 import { viaHasToken } from '../../src/ports/source-fetcher.js';
 import { freeLoopbackPort, startRecorder, type Recorder } from './recorder.js';
 
@@ -17,16 +18,6 @@ let fetcher: HttpSourceFetcher;
 let endlessWritten = 0;
 let loopRefusals = 0;
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<AppError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof AppError, `expected AppError ${code}, got ${String(err)}`);
-    assert.equal(err.code, code, `${err.code}: ${err.publicMessage}`);
-    return err;
-  }
-  assert.fail(`expected ${code}, but the fetch succeeded`);
-}
 
 /** Writes 16 KiB chunks until the client goes away. */
 function endless(res: ServerResponse, headers: Record<string, string | number>): void {

@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHttpFetcher, type HttpSourceFetcher, type LookupFunction } from '../../src/adapters/source/http.js';
-import { AppError } from '../../src/core/errors.js';
+import { expectCode } from './expect-code.js';
 import { startRecorder, type Recorder } from './recorder.js';
 
 const LIMITS = { maxBytes: 1 << 20, timeoutMs: 5_000, maxRedirects: 5 };
@@ -35,16 +35,6 @@ const lookup: LookupFunction = async (hostname) => {
   return hit;
 };
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<AppError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof AppError, `expected AppError ${code}, got ${String(err)}`);
-    assert.equal(err.code, code, `${err.code}: ${err.publicMessage}`);
-    return err;
-  }
-  assert.fail(`expected ${code}, but the fetch succeeded`);
-}
 
 before(async () => {
   A = await startRecorder('127.0.0.1', (req, res) => {
