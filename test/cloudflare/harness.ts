@@ -15,6 +15,7 @@ import { DEFAULT_CF_CONFIG, transformCloudflare, type CfTransformConfig } from '
 import type { SourceFetcher } from '../../src/ports/source-fetcher.js';
 import type { FaceDetector } from '../../src/ports/face-detector.js';
 import { buildServer } from '../../src/http/server.js';
+import type { OssRouteDeps } from '../../src/http/oss/routes.js';
 import type { BucketAcl } from '../../src/ports/meta-store.js';
 
 export interface Harness {
@@ -31,14 +32,7 @@ export async function startHarness(config: Partial<CfTransformConfig> = {}, fetc
   const objects = createObjectService({ blobs, meta, maxObjectBytes: 64 << 20, maxProcessBytes: 64 << 20 });
   const deps = { objects, fetcher, faces, config: { ...DEFAULT_CF_CONFIG, ...config } };
   const app = buildServer({
-    oss: {
-      objects,
-      transform: async () => { throw new Error('not used'); },
-      address: { serviceDomains: [], cname: {}, defaultBucket: '' },
-      lookupSecret: () => undefined,
-      styleDelimiters: '',
-      protectedSources: [],
-    },
+    oss: ossRoutesForTests(objects),
     cloudflare: { ...(prefix === undefined ? {} : { prefix }), transform: (req) => transformCloudflare(req, deps) },
   });
   await app.ready();
@@ -124,4 +118,16 @@ export function readOffset(img: Decoded, axis: 'x' | 'y', sourceSize: number, ba
   // Pixel-centre convention: src = (out + off + 0.5) / s - 0.5  →  off = (src + 0.5)·s - 0.5 - out.
   const scale = 1 / a;
   return { offset: (b + 0.5) * scale - 0.5, scale };
+}
+
+/** OSS route deps for suites that only exercise the Cloudflare routes (no engine, no keys). */
+export function ossRoutesForTests(objects: ObjectService): OssRouteDeps {
+  return {
+    objects,
+    transform: async () => { throw new Error('not used'); },
+    address: { serviceDomains: [], cname: {}, defaultBucket: '' },
+    lookupSecret: () => undefined,
+    styleDelimiters: '',
+    protectedSources: [],
+  };
 }

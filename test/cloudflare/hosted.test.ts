@@ -17,6 +17,7 @@ import { createObjectService } from '../../src/app/oss-objects.js';
 import { DEFAULT_CF_CONFIG, transformCloudflare } from '../../src/app/cloudflare-transform.js';
 import { createHostedImages, signDeliveryPath } from '../../src/app/hosted-images.js';
 import { buildServer } from '../../src/http/server.js';
+import { ossRoutesForTests } from './harness.js';
 import type { MetaStore } from '../../src/ports/meta-store.js';
 
 const TOKEN = 'Sekret-Token-1';
@@ -58,14 +59,7 @@ before(async () => {
   const images = createHostedImages({ objects, accountHash: HASH });
   const cf = { objects, config: DEFAULT_CF_CONFIG };
   app = buildServer({
-    oss: {
-      objects,
-      transform: async () => { throw new Error('not used'); },
-      address: { serviceDomains: [], cname: {}, defaultBucket: '' },
-      lookupSecret: () => undefined,
-      styleDelimiters: '',
-      protectedSources: [],
-    },
+    oss: ossRoutesForTests(objects),
     images: { images, transform: (req) => transformCloudflare(req, cf), accountHash: HASH, accountId: 'acc1', apiKeys: [TOKEN] },
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
