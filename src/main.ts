@@ -18,6 +18,8 @@ import { createCachingFetcher } from './adapters/source/cache.js';
 import { createFaceApiDetector } from './adapters/faces/face-api.js';
 import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-transform.js';
 import { createHostedImages } from './app/hosted-images.js';
+import { createEmbeddedQueue } from './adapters/queue/embedded.js';
+import type { JobRecord } from './ports/job-queue.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -73,6 +75,15 @@ export async function compose(config: Config, log: (line: string) => void = cons
     const mod = await import('./app/cloudflare-transform.js');
     return mod.transformCloudflare(req, cfDeps);
   };
+  // Background jobs (compression tasks, video animations): one durable queue per data dir and
+  // process. Use cases register their handler and, when their jobs own files, an expiry hook that
+  // removes those files before the job row is swept.
+  const expireHooks = new Map<string, (job: JobRecord) => void | Promise<void>>();
+  const queue = createEmbeddedQueue({
+    file: join(dataDir, 'jobs.sqlite'),
+    concurrency: config.jobConcurrency,
+    onExpire: (job) => expireHooks.get(job.kind)?.(job),
+  });
   const onInternalError = (err: unknown, requestId: string) => console.error(`halftone: internal error (request ${requestId}):`, err);
   const app = buildServer({
     images: {
@@ -99,10 +110,13 @@ export async function compose(config: Config, log: (line: string) => void = cons
       onInternalError: (err, requestId) => console.error(`halftone: internal error (request ${requestId}):`, err),
     },
   });
+  // Handlers are registered above; start recovers jobs a crash interrupted.
+  await queue.start();
   return {
     app, config, accessKeyId: creds.accessKeyId,
     async close() {
       await app.close();
+      await queue.close({ mode: 'abort' });
       await fetcher.close();
       meta.close();
     },

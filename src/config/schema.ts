@@ -4,7 +4,7 @@
  * receive their slice, never `process.env`.
  */
 
-type Kind = 'port' | 'string' | 'list' | 'map' | 'bytes';
+type Kind = 'port' | 'string' | 'list' | 'map' | 'bytes' | 'count';
 
 interface Setting<K extends Kind> {
   readonly env: string;
@@ -43,11 +43,12 @@ export const CONFIG_SCHEMA = {
   cfAccountHash: { env: 'HALFTONE_CF_ACCOUNT_HASH', kind: 'string', default: 'halftone', doc: 'Account hash in hosted-image delivery URLs (`/cdn-cgi/imagedelivery/<hash>/<id>/<variant>`).' },
   cfAccountId: { env: 'HALFTONE_CF_ACCOUNT_ID', kind: 'string', default: 'halftone', doc: 'Account id of the Images REST API (`/client/v4/accounts/<id>/images/...`).' },
   apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'Bearer tokens accepted by the Images REST API (comma-separated); empty = the API answers 401.' },
+  jobConcurrency: { env: 'HALFTONE_JOB_CONCURRENCY', kind: 'count', default: '2', doc: 'Most background jobs (compression tasks, video animations) run at once by this process.' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;
-type ValueOf<K extends Kind> = K extends 'port' | 'bytes' ? number : K extends 'list' ? string[] : K extends 'map' ? Record<string, string> : string;
+type ValueOf<K extends Kind> = K extends 'port' | 'bytes' | 'count' ? number : K extends 'list' ? string[] : K extends 'map' ? Record<string, string> : string;
 
 /** The loaded configuration (optional strings are `undefined` when unset). */
 export type Config = {
@@ -73,9 +74,11 @@ export function load(env: Record<string, string | undefined>): LoadResult {
         out[name] = n;
         break;
       }
-      case 'bytes': {
+      case 'bytes':
+      case 'count': {
         const n = Number(raw);
-        if (!/^\d+$/.test(raw) || n < 1) errors.push(`${s.env}: expected a positive integer (bytes) but received ${JSON.stringify(raw)}`);
+        const unit = s.kind === 'bytes' ? ' (bytes)' : '';
+        if (!/^\d+$/.test(raw) || n < 1) errors.push(`${s.env}: expected a positive integer${unit} but received ${JSON.stringify(raw)}`);
         out[name] = n;
         break;
       }
