@@ -20,6 +20,13 @@ import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-tran
 import { createHostedImages } from './app/hosted-images.js';
 import { createEmbeddedQueue } from './adapters/queue/embedded.js';
 import type { JobRecord } from './ports/job-queue.js';
+import { createPromMetrics } from './adapters/metrics/prom.js';
+import { NOOP_METRICS } from './ports/metrics.js';
+import { withFetchFailureHook } from './adapters/source/metered.js';
+import { binaryAvailable } from './adapters/tools/binary.js';
+import { checkReadiness, queueCheck, storageCheck, toolCheck } from './app/readiness.js';
+import { createPlaygroundShelf } from './app/playground.js';
+import { heicEncoderAvailable, HEIC_INSTALL_HINT } from './core/codecs/encode-heic.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -46,6 +53,9 @@ export async function compose(config: Config, log: (line: string) => void = cons
     log(`  AccessKeySecret: ${creds.accessKeySecret}`);
   }
   const blobs = await createFsBlobStore({ dir: dataDir });
+  // Metrics (docs/observability.md): the Prometheus adapter when /metrics is on, else a no-op.
+  const prom = config.metrics === 'true' ? createPromMetrics() : undefined;
+  const metrics = prom ?? NOOP_METRICS;
   const meta = createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
   meta.putAccessKey({ id: creds.accessKeyId, secret: creds.accessKeySecret });
   const objects = createObjectService({ blobs, meta, maxObjectBytes: config.maxObjectBytes, maxProcessBytes: config.maxProcessBytes });
@@ -54,7 +64,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
   if (collected > 0) log(`halftone: removed ${collected} unreferenced blob(s) left by an interrupted write`);
   // Remote sources (Cloudflare absolute URLs): SSRF-safe fetcher behind an HTTP cache of originals.
   const fetcher = createCachingFetcher(
-    createHttpFetcher({ version: '0.1.0', allowedOrigins: config.allowedOrigins, anyPublicOrigin: config.anyPublicOrigin === 'true' }),
+    withFetchFailureHook(createHttpFetcher({ version: '0.1.0', allowedOrigins: config.allowedOrigins, anyPublicOrigin: config.anyPublicOrigin === 'true' }), (reason) => metrics.fetchFailed(reason)),
     { maxBytes: 256 * 1024 * 1024 },
   );
   const cfDeps: CfTransformDeps = {
@@ -84,8 +94,36 @@ export async function compose(config: Config, log: (line: string) => void = cons
     concurrency: config.jobConcurrency,
     onExpire: (job) => expireHooks.get(job.kind)?.(job),
   });
-  const onInternalError = (err: unknown, requestId: string) => console.error(`halftone: internal error (request ${requestId}):`, err);
+  // Unexpected errors go to the structured log with the request id the client saw.
+  const onInternalError = (err: unknown, requestId: string) => app.log.error({ err, reqId: requestId }, 'internal error');
+  queue.onSettled((job) => metrics.jobSettled(job.kind, job.state));
+  metrics.gauge('halftone_jobs_active', 'Background jobs queued or running, by kind and state.', ['kind', 'state'],
+    () => queue.active().map((r) => [{ kind: r.kind, state: r.state }, r.count] as const));
   const app = buildServer({
+    logger: { level: config.logLevel },
+    observability: {
+      metrics,
+      ...(prom === undefined ? {} : { exposition: prom }),
+      cfPrefix: config.cfPrefix,
+      readiness: () => checkReadiness([
+        storageCheck(blobs),
+        queueCheck(queue),
+        toolCheck('ffmpeg', () => binaryAvailable('ffmpeg', ['-version']), 'video animations', 'install the Debian package ffmpeg'),
+        toolCheck('heif-enc', heicEncoderAvailable, 'HEIC output', HEIC_INSTALL_HINT),
+      ]),
+    },
+    apiDocs: { version: '0.1.0' },
+    ...(config.playground === 'true' ? {
+      playground: {
+        shelf: createPlaygroundShelf({ objects, bucket: config.playgroundBucket, maxBytes: config.playgroundMaxBytes, maxObjects: config.playgroundMaxObjects }),
+        assetsDir: new URL('../playground/', import.meta.url).pathname,
+        explain: async (process: string, source: Buffer) => (await import('./app/explain.js')).explainOss(process, { bytes: source }),
+        cfPrefix: config.cfPrefix,
+        cfSourceBucket: config.cfSourceBucket,
+        maxBytes: config.playgroundMaxBytes,
+        onInternalError,
+      },
+    } : {}),
     images: {
       images: createHostedImages({ objects, fetcher, accountHash: config.cfAccountHash }),
       transform: cfTransform,
@@ -98,7 +136,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     cloudflare: {
       prefix: config.cfPrefix,
       transform: cfTransform,
-      onInternalError: (err, requestId) => console.error(`halftone: internal error (request ${requestId}):`, err),
+      onInternalError,
     },
     oss: {
       objects,
@@ -107,7 +145,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       lookupSecret: (id) => meta.getAccessKey(id)?.secret,
       styleDelimiters: config.styleDelimiters,
       protectedSources: config.protectedSources,
-      onInternalError: (err, requestId) => console.error(`halftone: internal error (request ${requestId}):`, err),
+      onInternalError,
     },
   });
   // Handlers are registered above; start recovers jobs a crash interrupted.

@@ -45,6 +45,13 @@ export const CONFIG_SCHEMA = {
   apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'Bearer tokens accepted by the Images REST API (comma-separated); empty = the API answers 401.' },
   jobConcurrency: { env: 'HALFTONE_JOB_CONCURRENCY', kind: 'count', default: '2', doc: 'Most background jobs (compression tasks, video animations) run at once by this process.' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
+  // Operations: logs, metrics, playground (docs/observability.md, docs/playground.md).
+  logLevel: { env: 'HALFTONE_LOG_LEVEL', kind: 'string', default: 'info', doc: 'JSON log level on stdout: `fatal`, `error`, `warn`, `info` (one line per request), `debug`, `trace` or `silent`.' },
+  metrics: { env: 'HALFTONE_METRICS', kind: 'string', default: 'true', doc: '`true`: Prometheus metrics at `/metrics`; `false`: not mounted.' },
+  playground: { env: 'HALFTONE_PLAYGROUND', kind: 'string', default: 'false', doc: '`true`: the web playground at `/playground`, which lets anyone reaching the server upload images into HALFTONE_PLAYGROUND_BUCKET (public-read); enable on demo or trusted networks only.' },
+  playgroundBucket: { env: 'HALFTONE_PLAYGROUND_BUCKET', kind: 'string', default: 'playground', doc: 'The only bucket playground uploads go to (created public-read on first use).' },
+  playgroundMaxBytes: { env: 'HALFTONE_PLAYGROUND_MAX_BYTES', kind: 'bytes', default: String(10 * 1024 ** 2), doc: 'Largest image the playground accepts, in bytes.' },
+  playgroundMaxObjects: { env: 'HALFTONE_PLAYGROUND_MAX_OBJECTS', kind: 'count', default: '200', doc: 'Most images kept in the playground bucket; older uploads are deleted first.' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;
@@ -110,5 +117,9 @@ export function load(env: Record<string, string | undefined>): LoadResult {
   if (cfg.cfDefaultFit !== 'scale-down' && cfg.cfDefaultFit !== 'contain') errors.push(`HALFTONE_CF_DEFAULT_FIT: expected scale-down or contain but received ${JSON.stringify(cfg.cfDefaultFit)}`);
   if (!/^\/[^?#]*[^/?#]$/.test(cfg.cfPrefix)) errors.push(`HALFTONE_CF_PREFIX: expected a path such as /cdn-cgi/image but received ${JSON.stringify(cfg.cfPrefix)}`);
   if (!/^[-_/!]*$/.test(cfg.styleDelimiters)) errors.push(`HALFTONE_OSS_STYLE_DELIMITERS: expected only the characters - _ / ! but received ${JSON.stringify(cfg.styleDelimiters)}`);
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) errors.push(`HALFTONE_LOG_LEVEL: expected fatal, error, warn, info, debug, trace or silent but received ${JSON.stringify(cfg.logLevel)}`);
+  for (const [env, v] of [['HALFTONE_METRICS', cfg.metrics], ['HALFTONE_PLAYGROUND', cfg.playground]] as const) {
+    if (v !== 'true' && v !== 'false') errors.push(`${env}: expected true or false but received ${JSON.stringify(v)}`);
+  }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: cfg };
 }

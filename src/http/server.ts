@@ -4,11 +4,15 @@
  * Request bodies are never parsed by Fastify: the OSS routes stream object bodies straight to the
  * BlobStore and read small XML/process bodies themselves, so a 5 GB PUT never sits in memory.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { AppError } from '../core/errors.js';
 import { presentOssError, registerOssRoutes, type OssRouteDeps } from './oss/routes.js';
 import { registerCloudflareRoutes, type CfRouteDeps } from './cloudflare/routes.js';
 import { registerImagesRoutes, type ImagesRouteDeps } from './cloudflare/images.js';
+import { newRequestId } from './oss/request.js';
+import { registerObservability, type ObservabilityDeps } from './observability.js';
+import { registerApiDocs, type ApiDocsOptions } from './docs/openapi.js';
+import { registerPlayground, type PlaygroundDeps } from './playground/routes.js';
 
 export interface ServerDeps {
   readonly oss: OssRouteDeps;
@@ -16,14 +20,25 @@ export interface ServerDeps {
   readonly cloudflare?: CfRouteDeps;
   /** Hosted images (delivery + Images REST API); absent = not mounted. */
   readonly images?: ImagesRouteDeps;
-  /** Fastify logger option (false in tests). */
-  readonly logger?: boolean;
+  /** Fastify logger option: false (tests), or pino options such as `{ level: 'info' }`. */
+  readonly logger?: boolean | { readonly level: string };
+  /** Metrics, `/metrics`, `/readyz`, request logs and `x-request-id`; absent = not mounted. */
+  readonly observability?: ObservabilityDeps;
+  /** OpenAPI document and UI at `/docs`; absent = not mounted. */
+  readonly apiDocs?: ApiDocsOptions;
+  /** Web playground at `/playground`; absent = not mounted. */
+  readonly playground?: PlaygroundDeps;
 }
 
 /** Builds the HTTP application. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({
     logger: deps.logger ?? false,
+    // One id per request, in OSS's shape; sent as x-request-id (and x-oss-request-id by OSS routes).
+    genReqId: () => newRequestId(),
+    requestIdHeader: false,
+    // observability.ts logs one line per finished request instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     // OSS keys may be long; find-my-way limits parameter length.
     routerOptions: { maxParamLength: 4096 },
@@ -40,6 +55,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   // Leave every body unread in request.raw; routes consume it as a stream.
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+  // Docs first: its onRoute hook documents the routes registered after it.
+  if (deps.apiDocs !== undefined) registerApiDocs(app, deps.apiDocs);
+  if (deps.observability !== undefined) registerObservability(app, deps.observability);
+  if (deps.playground !== undefined) registerPlayground(app, deps.playground);
   app.get('/healthz', async (_req, reply) => reply.header('content-type', 'application/json').send('{"status":"ok"}'));
   // Registered before the OSS catch-all; find-my-way prefers the longer static prefix anyway.
   if (deps.cloudflare !== undefined) registerCloudflareRoutes(app, deps.cloudflare);

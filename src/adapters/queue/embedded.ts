@@ -45,6 +45,8 @@ export interface EmbeddedQueueOptions {
 export interface EmbeddedJobQueue extends JobQueue {
   /** Deletes settled jobs past their `expiresAt`; returns how many were deleted. */
   sweep(): Promise<number>;
+  /** Jobs waiting or running, per kind and state (for the metrics gauge; empty once closed). */
+  active(): { kind: string; state: 'queued' | 'running'; count: number }[];
 }
 
 const DEFAULT_ATTEMPTS = 3;
@@ -210,6 +212,9 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
       `SELECT * FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at`,
     ),
     remove: db.prepare('DELETE FROM jobs WHERE id = ? AND expires_at IS NOT NULL'),
+    active: db.prepare<[], { kind: string; state: 'queued' | 'running'; count: number }>(
+      `SELECT kind, state, COUNT(*) AS count FROM jobs WHERE state IN ('queued', 'running') GROUP BY kind, state`,
+    ),
   };
 
   const handlers = new Map<string, JobHandler>();
@@ -379,6 +384,9 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
   }
 
   return {
+    active() {
+      return closed ? [] : q.active.all();
+    },
     async submit(kind: string, payload: Json, opts: SubmitOptions = {}) {
       assertOpen();
       if (typeof kind !== 'string' || kind.length === 0) {

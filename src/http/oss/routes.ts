@@ -10,7 +10,7 @@ import type { BucketAcl, BucketRecord, ObjectAcl, ObjectRecord, ObjectService } 
 import type { TransformDeps, TransformResult } from '../../app/transform-image.js';
 import { createAddressResolver, type AddressConfig } from './address.js';
 import { authenticate, type AuthResult, type SecretLookup } from './auth.js';
-import { decodeContentMd5, newRequestId, parseRange, readSmallBody, splitUrl } from './request.js';
+import { decodeContentMd5, parseRange, readSmallBody, splitUrl } from './request.js';
 import { asArray, parseXml, toXml } from './xml.js';
 
 /** What the OSS routes need; built by main.ts. */
@@ -73,7 +73,7 @@ function effectiveAcl(b: BucketRecord, o: ObjectRecord | undefined): BucketAcl {
 }
 
 /** Sends `err` as an OSS XML error (HEAD: empty body plus base64 `x-oss-err`). */
-export function presentOssError(reply: FastifyReply, req: FastifyRequest, err: unknown, requestId: string = newRequestId()): void {
+export function presentOssError(reply: FastifyReply, req: FastifyRequest, err: unknown, requestId: string = req.id): void {
   let e: AppError;
   if (isAppError(err)) e = err;
   else {
@@ -617,7 +617,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
 
   // ------------------------------------------------------------------ entry
   async function handler(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const requestId = newRequestId();
+    const requestId = req.id;
     reply.header('x-oss-request-id', requestId).header('server', 'Halftone');
     try {
       const { path, query } = splitUrl(req.raw.url ?? '/');
@@ -643,9 +643,9 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
 
   /** Errors raised by Fastify itself (bad URL, etc.) in OSS shape too. */
   app.setNotFoundHandler((req, reply) => {
-    sendError(reply, req, new AppError('METHOD_NOT_ALLOWED', 'The specified method is not allowed against this resource.'), newRequestId());
+    sendError(reply, req, new AppError('METHOD_NOT_ALLOWED', 'The specified method is not allowed against this resource.'), req.id);
   });
   app.setErrorHandler((err, req, reply) => {
-    sendError(reply, req, isAppError(err) ? err : new AppError('BAD_REQUEST', 'The request could not be processed.', { cause: err }), newRequestId());
+    sendError(reply, req, isAppError(err) ? err : new AppError('BAD_REQUEST', 'The request could not be processed.', { cause: err }), req.id);
   });
 }

@@ -1,0 +1,91 @@
+/**
+ * The Prometheus exporter behind the {@link Metrics} port (prom-client). One registry per composed
+ * server (never prom-client's global one), so several servers in one process — tests — do not
+ * collide. Default Node/process metrics (memory, CPU, event-loop lag, GC) are included.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Metrics, RequestSample } from '../../ports/metrics.js';
+
+export interface PromMetrics extends Metrics {
+  readonly registry: Registry;
+  /** The text exposition (Prometheus format 0.0.4). */
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** Request latency buckets in seconds: 1 ms … 30 s (image work spans four orders of magnitude). */
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function createPromMetrics(opts: { readonly defaultMetrics?: boolean } = {}): PromMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'halftone_http_requests_total', help: 'HTTP requests answered, by dialect, route template, method and status.',
+    labelNames: ['dialect', 'route', 'method', 'status'] as const, registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'halftone_http_request_duration_seconds', help: 'Time from request to response end, by dialect and route template.',
+    labelNames: ['dialect', 'route', 'method'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
+  });
+  const fetchFailures = new Counter({
+    name: 'halftone_source_fetch_failures_total', help: 'Remote source fetches that failed, by reason (error code).',
+    labelNames: ['reason'] as const, registers: [registry],
+  });
+  const jobs = new Counter({
+    name: 'halftone_jobs_settled_total', help: 'Background jobs that reached a final state, by kind and state.',
+    labelNames: ['kind', 'state'] as const, registers: [registry],
+  });
+  const admissions = new Counter({
+    name: 'halftone_pipeline_admissions_total', help: 'Pixel-pipeline admission decisions (admitted or rejected).',
+    labelNames: ['outcome'] as const, registers: [registry],
+  });
+  const admissionWait = new Histogram({
+    name: 'halftone_pipeline_admission_wait_seconds', help: 'Time a transform waited for a pixel-pipeline slot.',
+    buckets: [0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+  });
+  const cacheLookups = new Counter({
+    name: 'halftone_cache_lookups_total', help: 'Cache lookups by cache and result (hit or miss).',
+    labelNames: ['cache', 'result'] as const, registers: [registry],
+  });
+  const cacheBytes = new Counter({
+    name: 'halftone_cache_bytes_total', help: 'Bytes stored into or evicted from a cache.',
+    labelNames: ['cache', 'event'] as const, registers: [registry],
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    request(s: RequestSample) {
+      requests.inc({ dialect: s.dialect, route: s.route, method: s.method, status: String(s.status) });
+      latency.observe({ dialect: s.dialect, route: s.route, method: s.method }, s.seconds);
+    },
+    fetchFailed(reason) {
+      fetchFailures.inc({ reason });
+    },
+    jobSettled(kind, state) {
+      jobs.inc({ kind, state });
+    },
+    gauge(name, help, labels, read) {
+      new Gauge({
+        name, help, labelNames: [...labels], registers: [registry],
+        collect() {
+          const v = read();
+          this.reset();
+          if (typeof v === 'number') this.set(v);
+          else for (const [l, n] of v) this.set(l, n);
+        },
+      });
+    },
+    admission(outcome, waitSeconds) {
+      admissions.inc({ outcome });
+      if (outcome === 'admitted') admissionWait.observe(waitSeconds);
+    },
+    cacheLookup(cache, hit) {
+      cacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' });
+    },
+    cacheBytes(cache, event, bytes) {
+      if (bytes > 0) cacheBytes.inc({ cache, event }, bytes);
+    },
+  };
+}

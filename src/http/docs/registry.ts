@@ -1,0 +1,34 @@
+/**
+ * Documentation schemas for routes whose handlers validate their own input (so that errors keep
+ * each dialect's own shape): a table `"<METHOD> <route template>" → Fastify route schema`.
+ *
+ * The schemas are attached by an `onRoute` hook (see openapi.ts) to routes that have no schema of
+ * their own, with no-op validator and serializer compilers: they describe the API for
+ * @fastify/swagger and never change what a route accepts or answers. A route that declares its
+ * own `schema` keeps it (and Fastify validates with it as usual).
+ *
+ * To document another API family, add a file like `images.ts` exporting a `DocSchemas` table and
+ * list it in `ALL_DOC_SCHEMAS` below. Every operation needs `tags`, a `summary`, response schemas
+ * and `examples` for parameters and bodies (test/ops/openapi.test.ts calls every documented JSON
+ * endpoint with those examples).
+ */
+import { IMAGES_DOC_SCHEMAS } from './images.js';
+import { OPS_DOC_SCHEMAS } from './operations.js';
+
+/** A Fastify route schema used for documentation only (JSON Schema plus OpenAPI keywords). */
+export type DocSchema = Record<string, unknown> & { readonly tags: readonly string[]; readonly summary: string };
+
+/** `"GET /client/v4/accounts/:account/images/v1"` → schema. */
+export type DocSchemas = Readonly<Record<string, DocSchema>>;
+
+/** Every documented route. Later tables win on the same key. */
+export const ALL_DOC_SCHEMAS: DocSchemas = {
+  ...OPS_DOC_SCHEMAS,
+  ...IMAGES_DOC_SCHEMAS,
+};
+
+/** Tags (sections of /docs), in display order. */
+export const DOC_TAGS: readonly { name: string; description: string }[] = [
+  { name: 'images', description: 'Cloudflare Images REST API subset (`/client/v4/accounts/{account}/images`), Bearer auth (HALFTONE_API_KEYS), `{result, success, errors, messages}` envelope. Point a Cloudflare SDK at this server as its base URL.' },
+  { name: 'operations', description: 'Health, readiness and metrics for operators.' },
+];

@@ -1,0 +1,92 @@
+/**
+ * Operations endpoints and per-request telemetry:
+ *
+ * - one structured log line per request (pino, Fastify's logger) with the request id, dialect,
+ *   route template, status and time — query values that carry secrets are redacted;
+ * - `x-request-id: <id>` on every response (the OSS routes send the same id as `x-oss-request-id`
+ *   and in error bodies);
+ * - request counters and latency histograms through the {@link Metrics} port;
+ * - `GET /metrics` (Prometheus text) and `GET /readyz` (JSON, 503 when a required check fails).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Dialect, Metrics } from '../ports/metrics.js';
+import type { ReadinessReport } from '../app/readiness.js';
+
+export interface ObservabilityDeps {
+  readonly metrics: Metrics;
+  /** Prometheus exposition; absent = `/metrics` is not mounted. */
+  readonly exposition?: { render(): Promise<string>; readonly contentType: string };
+  /** Readiness probe; absent = `/readyz` is not mounted. */
+  readonly readiness?: () => Promise<ReadinessReport>;
+  /** Mount prefix of Cloudflare URL transformations (default `/cdn-cgi/image`). */
+  readonly cfPrefix?: string;
+}
+
+/** Route-template prefixes of each API family; the OSS catch-all takes the rest. */
+const FAMILIES: readonly (readonly [string, Dialect])[] = [
+  ['/cdn-cgi/imagedelivery', 'images'],
+  ['/cdn-cgi/imageupload', 'images'],
+  ['/client/v4/', 'images'],
+  ['/api/tasks/', 'tasks'],
+  ['/v1/url', 'abstract'],
+  ['/v1/upload', 'abstract'],
+  ['/playground', 'playground'],
+  ['/docs', 'docs'],
+  ['/metrics', 'ops'],
+  ['/healthz', 'ops'],
+  ['/readyz', 'ops'],
+];
+
+/** The dialect of a route template (`undefined` template: no route matched → OSS, which answers 404/405). */
+export function dialectOf(route: string | undefined, cfPrefix = '/cdn-cgi/image'): Dialect {
+  if (route === undefined) return 'oss';
+  if (route === cfPrefix || route.startsWith(`${cfPrefix}/`)) return 'cloudflare';
+  for (const [prefix, dialect] of FAMILIES) if (route.startsWith(prefix)) return dialect;
+  return 'oss';
+}
+
+const SECRET_QUERY = /^(signature|x-oss-signature|x-oss-credential|x-oss-security-token|security-token|sig|api_key|ossaccesskeyid)$/i;
+
+/** The request URL for logs: query values of signature/credential parameters replaced by `[redacted]`. */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const parts = url.slice(q + 1).split('&').map((p) => {
+    const i = p.indexOf('=');
+    if (i < 0) return p;
+    let name = p.slice(0, i);
+    try {
+      name = decodeURIComponent(name);
+    } catch { /* keep raw */ }
+    return SECRET_QUERY.test(name) ? `${p.slice(0, i)}=[redacted]` : p;
+  });
+  return `${url.slice(0, q)}?${parts.join('&')}`;
+}
+
+export function registerObservability(app: FastifyInstance, deps: ObservabilityDeps): void {
+  const cfPrefix = (deps.cfPrefix ?? '/cdn-cgi/image').replace(/\/+$/, '');
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req: FastifyRequest, reply) => {
+    const route = req.routeOptions.url;
+    const dialect = dialectOf(route, cfPrefix);
+    const seconds = reply.elapsedTime / 1000;
+    deps.metrics.request({ dialect, route: route ?? 'unmatched', method: req.method, status: reply.statusCode, seconds });
+    const line = { dialect, method: req.method, url: loggableUrl(req.raw.url ?? req.url), route: route ?? 'unmatched', status: reply.statusCode, ms: Math.round(seconds * 10000) / 10 };
+    if (reply.statusCode >= 500) req.log.error(line, 'request failed');
+    else req.log.info(line, 'request');
+  });
+
+  const exposition = deps.exposition;
+  if (exposition !== undefined) {
+    app.get('/metrics', async (_req, reply) => reply.header('content-type', exposition.contentType).header('cache-control', 'no-store').send(await exposition.render()));
+  }
+  const readiness = deps.readiness;
+  if (readiness !== undefined) {
+    app.get('/readyz', async (_req, reply) => {
+      const report = await readiness();
+      return reply.code(report.status === 'ready' ? 200 : 503).header('content-type', 'application/json').header('cache-control', 'no-store').send(JSON.stringify(report));
+    });
+  }
+}
