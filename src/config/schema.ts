@@ -49,7 +49,7 @@ export const CONFIG_SCHEMA = {
   logLevel: { env: 'HALFTONE_LOG_LEVEL', kind: 'string', default: 'info', doc: 'JSON log level on stdout: `fatal`, `error`, `warn`, `info` (one line per request), `debug`, `trace` or `silent`.' },
   metrics: { env: 'HALFTONE_METRICS', kind: 'string', default: 'true', doc: '`true`: Prometheus metrics at `/metrics`; `false`: not mounted.' },
   playground: { env: 'HALFTONE_PLAYGROUND', kind: 'string', default: 'false', doc: '`true`: the web playground at `/playground`, which lets anyone reaching the server upload images into HALFTONE_PLAYGROUND_BUCKET (public-read); enable on demo or trusted networks only.' },
-  playgroundBucket: { env: 'HALFTONE_PLAYGROUND_BUCKET', kind: 'string', default: 'playground', doc: 'The only bucket playground uploads go to (created public-read on first use).' },
+  playgroundBucket: { env: 'HALFTONE_PLAYGROUND_BUCKET', kind: 'string', default: 'halftone-playground', doc: 'The only bucket playground uploads go to (created public-read on first use). Not `playground`: path-style requests for it would reach the playground pages.' },
   playgroundMaxBytes: { env: 'HALFTONE_PLAYGROUND_MAX_BYTES', kind: 'bytes', default: String(10 * 1024 ** 2), doc: 'Largest image the playground accepts, in bytes.' },
   playgroundMaxObjects: { env: 'HALFTONE_PLAYGROUND_MAX_OBJECTS', kind: 'count', default: '200', doc: 'Most images kept in the playground bucket; older uploads are deleted first.' },
 } as const satisfies Record<string, Setting<Kind>>;

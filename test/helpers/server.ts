@@ -74,6 +74,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       HALFTONE_DATA_DIR: dataDir,
       HALFTONE_ACCESS_KEY_ID: TEST_AK,
       HALFTONE_ACCESS_KEY_SECRET: TEST_SK,
+      // Request logs off in tests; warnings and errors still reach output().
+      HALFTONE_LOG_LEVEL: 'warn',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
