@@ -9,7 +9,7 @@
  * attaches the documentation schemas of registry.ts.
  */
 import type { FastifyInstance } from 'fastify';
-import swagger from '@fastify/swagger';
+import swagger, { fastifySwagger } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { ALL_DOC_SCHEMAS, DOC_TAGS, type DocSchemas } from './registry.js';
 
@@ -37,7 +37,7 @@ export function registerApiDocs(app: FastifyInstance, opts: ApiDocsOptions): voi
       return;
     }
   });
-  void app.register(swagger, {
+  const swaggerOptions = {
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -54,11 +54,18 @@ export function registerApiDocs(app: FastifyInstance, opts: ApiDocsOptions): voi
     },
     hideUntagged: true,
     // Wildcard routes document their tail as `{image_id}` (the params schema names it so).
-    transform: ({ schema, url }) => ({ schema, url: url.replace(/\/\*$/, '/{image_id}') }),
+    transform: ({ schema, url }: { schema: unknown; url: string }) => ({ schema, url: url.replace(/\/\*$/, '/{image_id}') }),
+  };
+  // @fastify/swagger collects routes with an onRoute hook, but a registered plugin only loads at
+  // boot, after buildServer has added its routes synchronously. Its setup is synchronous, so it is
+  // run here directly on the root instance (the hook then sees every route); the registration
+  // below only satisfies @fastify/swagger-ui's plugin dependency, under an unused decorator.
+  fastifySwagger(app, { ...swaggerOptions } as Parameters<typeof fastifySwagger>[1], (err?: Error) => {
+    if (err) throw err;
   });
+  void app.register(swagger, { ...swaggerOptions, decorator: 'swaggerAtBoot' } as Parameters<typeof fastifySwagger>[1]);
   void app.register(swaggerUi, {
     routePrefix: '/docs',
-    staticCSP: true,
     uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false },
   });
 }
