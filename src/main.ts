@@ -18,7 +18,7 @@ import { createCachingFetcher } from './adapters/source/cache.js';
 import { createFaceApiDetector } from './adapters/faces/face-api.js';
 import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-transform.js';
 import { createHostedImages } from './app/hosted-images.js';
-import { createEmbeddedQueue } from './adapters/queue/embedded.js';
+import { createEmbeddedQueue, type EmbeddedJobQueue } from './adapters/queue/embedded.js';
 import type { JobRecord } from './ports/job-queue.js';
 import { createPromMetrics } from './adapters/metrics/prom.js';
 import { NOOP_METRICS } from './ports/metrics.js';
@@ -33,6 +33,8 @@ export interface Composed {
   readonly app: FastifyInstance;
   readonly config: Config;
   readonly accessKeyId: string;
+  /** The background job queue (use cases register handlers on it; tests submit jobs). */
+  readonly queue: EmbeddedJobQueue;
   close(): Promise<void>;
 }
 
@@ -151,7 +153,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
   // Handlers are registered above; start recovers jobs a crash interrupted.
   await queue.start();
   return {
-    app, config, accessKeyId: creds.accessKeyId,
+    app, config, accessKeyId: creds.accessKeyId, queue,
     async close() {
       await app.close();
       await queue.close({ mode: 'abort' });
