@@ -4,7 +4,7 @@
  * describe the routes (see registry.ts). Examples form one runnable sequence: upload `example`,
  * read/patch it, create/delete the key `example-key` and the variant `thumb`, delete `example`.
  */
-import type { DocSchema, DocSchemas } from './registry.js';
+import type { DocSchema, DocSchemas } from './types.js';
 
 const BASE = '/client/v4/accounts/:account/images';
 const ACCOUNT = { type: 'object', required: ['account'], properties: { account: { type: 'string', description: 'Account id (HALFTONE_CF_ACCOUNT_ID)', examples: ['halftone'] } } };

@@ -1,5 +1,5 @@
 /** Documentation schemas of the operator endpoints (`/healthz`, `/readyz`, `/metrics`). */
-import type { DocSchemas } from './registry.js';
+import type { DocSchemas } from './types.js';
 
 const check = {
   type: 'object', required: ['ok', 'required', 'detail', 'ms'],

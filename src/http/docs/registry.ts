@@ -14,12 +14,9 @@
  */
 import { IMAGES_DOC_SCHEMAS } from './images.js';
 import { OPS_DOC_SCHEMAS } from './operations.js';
+import type { DocSchemas } from './types.js';
 
-/** A Fastify route schema used for documentation only (JSON Schema plus OpenAPI keywords). */
-export type DocSchema = Record<string, unknown> & { readonly tags: readonly string[]; readonly summary: string };
-
-/** `"GET /client/v4/accounts/:account/images/v1"` → schema. */
-export type DocSchemas = Readonly<Record<string, DocSchema>>;
+export type { DocSchema, DocSchemas } from './types.js';
 
 /** Every documented route. Later tables win on the same key. */
 export const ALL_DOC_SCHEMAS: DocSchemas = {
