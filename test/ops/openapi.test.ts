@@ -17,6 +17,8 @@ const FIXTURE = readFileSync(new URL('../fixtures/example-400x267.jpg', import.m
 interface Param { name: string; in: string; example?: unknown; required?: boolean }
 interface Operation {
   summary: string;
+  /** Path parameters taken from an earlier operation's JSON answer: name → { operation, pointer }. */
+  'x-example-from'?: Record<string, { operation: string; pointer: string }>;
   parameters?: Param[];
   security?: unknown[];
   requestBody?: { content: Record<string, { example?: Record<string, unknown>; schema: { properties?: Record<string, { format?: string }> } }> };
@@ -28,7 +30,8 @@ let s: ComposedServer;
 let doc: Doc;
 
 before(async () => {
-  s = await startComposed({ HALFTONE_API_KEYS: API_KEY });
+  // The playground shelf gives the examples a public image URL on this server (loopback allowed).
+  s = await startComposed({ HALFTONE_API_KEYS: API_KEY, HALFTONE_PLAYGROUND: 'true', HALFTONE_ALLOWED_ORIGINS: '127.0.0.1' });
   const res = await fetch(`${s.url}/docs/json`);
   assert.equal(res.status, 200);
   doc = (await res.json()) as Doc;
@@ -66,28 +69,38 @@ test('every documented endpoint answers its examples as documented', async () =>
     || Number(a.op.security?.length === 0) - Number(b.op.security?.length === 0));
   assert.ok(ops.length >= 20, `${ops.length} operations`);
   const called: string[] = [];
+  const answers = new Map<string, unknown>();
+  const shelf = await fetch(`${s.url}/playground/api/images`, { method: 'POST', body: FIXTURE });
+  const publicImage = `${s.url}/halftone-playground/${((await shelf.json()) as { key: string }).key}`;
+  // Placeholders in examples: the configured key and a public image on this server.
+  const fill = (v: unknown): unknown => JSON.parse(JSON.stringify(v).replaceAll('YOUR_API_KEY', API_KEY).replaceAll('(a public image URL)', publicImage));
+  const pointer = (doc: unknown, ptr: string): unknown => ptr.split('/').slice(1).reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], doc);
   for (const { path, method, op } of ops) {
     let url = path;
     const query = new URLSearchParams();
     for (const p of op.parameters ?? []) {
       if (p.in === 'path') {
-        assert.notEqual(p.example, undefined, `${method} ${path}: path parameter ${p.name} has an example`);
-        url = url.replace(`{${p.name}}`, encodeURIComponent(String(p.example)));
+        const from = op['x-example-from']?.[p.name];
+        const value = from === undefined ? p.example : pointer(answers.get(from.operation), from.pointer);
+        assert.notEqual(value, undefined, `${method} ${path}: path parameter ${p.name} has an example`);
+        url = url.replace(`{${p.name}}`, encodeURIComponent(String(value)));
       } else if (p.in === 'query' && p.example !== undefined) query.set(p.name, String(p.example));
     }
     const headers: Record<string, string> = {};
-    if ((op.security ?? []).length > 0) headers['authorization'] = `Bearer ${API_KEY}`;
+    const schemes = (op.security ?? []).flatMap((r) => Object.keys(r as object));
+    if (schemes.includes('bearer')) headers['authorization'] = `Bearer ${API_KEY}`;
+    if (schemes.includes('apiKey')) headers['x-api-key'] = API_KEY;
     let body: FormData | string | undefined;
     const content = op.requestBody?.content ?? {};
     if (content['application/json'] !== undefined) {
       assert.ok(content['application/json'].example, `${method} ${path}: JSON body example`);
-      body = JSON.stringify(content['application/json'].example);
+      body = JSON.stringify(fill(content['application/json'].example));
       headers['content-type'] = 'application/json';
     } else if (content['multipart/form-data'] !== undefined) {
       const media = content['multipart/form-data'];
       assert.ok(media.example, `${method} ${path}: multipart example`);
       const form = new FormData();
-      for (const [name, value] of Object.entries(media.example)) {
+      for (const [name, value] of Object.entries(fill(media.example) as Record<string, unknown>)) {
         if (media.schema.properties?.[name]?.format === 'binary') form.append(name, new Blob([FIXTURE], { type: 'image/jpeg' }), 'example.jpg');
         else form.append(name, String(value));
       }
@@ -105,7 +118,9 @@ test('every documented endpoint answers its examples as documented', async () =>
     assert.ok((res.headers.get('content-type') ?? '').startsWith(type), `${label}: content-type ${res.headers.get('content-type')} vs ${type}`);
     if (type === 'application/json') {
       const validate = ajv.compile(media.schema);
-      assert.ok(validate(JSON.parse(text)), `${label}: ${JSON.stringify(validate.errors)}`);
+      const json = JSON.parse(text) as unknown;
+      assert.ok(validate(json), `${label}: ${JSON.stringify(validate.errors)}`);
+      answers.set(`${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`, json);
     }
     called.push(`${method} ${path}`);
   }

@@ -49,6 +49,7 @@ export function registerApiDocs(app: FastifyInstance, opts: ApiDocsOptions): voi
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'A token from HALFTONE_API_KEYS' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-KEY', description: 'Compression-task API key' },
         },
       },
     },

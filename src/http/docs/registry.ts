@@ -14,18 +14,27 @@
  */
 import { IMAGES_DOC_SCHEMAS } from './images.js';
 import { OPS_DOC_SCHEMAS } from './operations.js';
+import { TASKS_DOC_SCHEMAS } from './tasks.js';
+import { ABSTRACT_DOC_SCHEMAS } from './abstract.js';
 import type { DocSchemas } from './types.js';
 
 export type { DocSchema, DocSchemas } from './types.js';
 
-/** Every documented route. Later tables win on the same key. */
+/**
+ * Every documented route. Later tables win on the same key. A table may describe routes another
+ * branch adds: an entry only takes effect once a route with that method and template exists.
+ */
 export const ALL_DOC_SCHEMAS: DocSchemas = {
   ...OPS_DOC_SCHEMAS,
   ...IMAGES_DOC_SCHEMAS,
+  ...TASKS_DOC_SCHEMAS,
+  ...ABSTRACT_DOC_SCHEMAS,
 };
 
 /** Tags (sections of /docs), in display order. */
 export const DOC_TAGS: readonly { name: string; description: string }[] = [
   { name: 'images', description: 'Cloudflare Images REST API subset (`/client/v4/accounts/{account}/images`), Bearer auth (HALFTONE_API_KEYS), `{result, success, errors, messages}` envelope. Point a Cloudflare SDK at this server as its base URL.' },
+  { name: 'tasks', description: 'PicWish-style compression tasks (`/api/tasks/visual/imgcompress`), `X-API-KEY` header, `{status, message, data}` envelope.' },
+  { name: 'abstract', description: 'Abstract-style image optimisation (`/v1/url/`, `/v1/upload/`), `api_key` in the body, the Abstract response and `{error}` envelope.' },
   { name: 'operations', description: 'Health, readiness and metrics for operators.' },
 ];
