@@ -1,0 +1,42 @@
+/**
+ * Structured logs of the built server: one JSON line per request at HALFTONE_LOG_LEVEL=info with
+ * the same request id the response carries, signatures redacted; `warn` drops request lines.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from '../helpers/server.js';
+
+test('JSON request logs carry the response request id and redact signatures', async () => {
+  const server = await startServer({ env: { HALFTONE_LOG_LEVEL: 'info' } });
+  try {
+    const res = await fetch(`${server.url}/nosuchbucket/a.jpg?OSSAccessKeyId=AK&Expires=99&Signature=c2VjcmV0`);
+    // An unknown key id with a bad signature: refused (403) in OSS XML.
+    assert.equal(res.status, 403);
+    const id = res.headers.get('x-request-id')!;
+    assert.equal(res.headers.get('x-oss-request-id'), id);
+    await new Promise((r) => setTimeout(r, 300));
+    const lines = server.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const line = lines.find((l) => l['reqId'] === id);
+    assert.ok(line, server.output());
+    assert.equal(line['msg'], 'request');
+    assert.equal(line['level'], 30);
+    assert.equal(line['dialect'], 'oss');
+    assert.equal(line['status'], 403);
+    assert.equal(line['url'], '/nosuchbucket/a.jpg?OSSAccessKeyId=[redacted]&Expires=99&Signature=[redacted]');
+    assert.equal(typeof line['ms'], 'number');
+    assert.ok(!server.output().includes('c2VjcmV0'), 'the signature never reaches the log');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('at warn, request lines are not logged', async () => {
+  const server = await startServer({ env: { HALFTONE_LOG_LEVEL: 'warn' } });
+  try {
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!server.output().includes('"msg":"request"'), server.output());
+  } finally {
+    await server.stop();
+  }
+});
