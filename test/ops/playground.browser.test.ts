@@ -57,6 +57,10 @@ test('playground: upload, change a parameter, drag the split, copy the URL and f
   const page = await context.newPage();
   const consoleErrors: string[] = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const foreign: string[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(server.url) && !r.url().startsWith('blob:')) foreign.push(r.url());
+  });
   await page.goto(`${server.url}/playground/`);
   await page.waitForSelector('body[data-ready="true"]');
 
@@ -127,6 +131,25 @@ test('playground: upload, change a parameter, drag the split, copy the URL and f
   assert.equal(await page.textContent('#r-dim'), '400×267');
   assert.match((await page.textContent('#result-url')) ?? '', /\/cdn-cgi\/image\/width=400,format=auto\/halftone-playground\/u\//);
   assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(foreign, [], 'the playground loads nothing from outside the server');
+  await context.close();
+});
+
+test('the API docs UI renders from the package alone', { skip }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const foreign: string[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(server.url) && !r.url().startsWith('data:')) foreign.push(r.url());
+  });
+  await page.goto(`${server.url}/docs`);
+  await page.waitForSelector('.opblock-tag-section', { timeout: 60000 });
+  const tags = await page.locator('.opblock-tag').allTextContents();
+  assert.ok(tags.some((t) => t.startsWith('images')), tags.join(' | '));
+  assert.ok(await page.locator('.opblock').count() >= 20);
+  assert.deepEqual(foreign, [], 'no CDN');
+  await page.screenshot({ path: join(ARTIFACTS, 'docs-desktop.png') });
+  await assertNotBlank(join(ARTIFACTS, 'docs-desktop.png'));
   await context.close();
 });
 
