@@ -101,6 +101,12 @@ export async function compose(config: Config, log: (line: string) => void = cons
   queue.onSettled((job) => metrics.jobSettled(job.kind, job.state));
   metrics.gauge('halftone_jobs_active', 'Background jobs queued or running, by kind and state.', ['kind', 'state'],
     () => queue.active().map((r) => [{ kind: r.kind, state: r.state }, r.count] as const));
+  metrics.gauge('halftone_source_cache_bytes', 'Bytes of remote originals held by the source cache.', [], () => fetcher.stats().bytes);
+  metrics.gauge('halftone_source_cache_entries', 'Remote originals held by the source cache.', [], () => fetcher.stats().entries);
+  metrics.gauge('halftone_source_cache_lookups', 'Source-cache lookups since start, by result.', ['result'], () => {
+    const st = fetcher.stats();
+    return [[{ result: 'hit' }, st.hits], [{ result: 'miss' }, st.misses], [{ result: 'revalidated' }, st.revalidated]] as const;
+  });
   const app = buildServer({
     logger: { level: config.logLevel },
     observability: {

@@ -85,6 +85,11 @@ test('metrics count a mixed run exactly; request ids are on every response', asy
   assert.equal(m.get('halftone_http_request_duration_seconds_bucket{le="+Inf",dialect="ops",route="/healthz",method="GET"}'), 3);
   assert.equal(m.get('halftone_source_fetch_failures_total{reason="FETCH_FORBIDDEN_ADDRESS"}'), 1);
   assert.equal(m.get('halftone_source_fetch_failures_total{reason="FETCH_INVALID_URL"}'), 1);
+  // Both refused sources went through the source cache as misses and left nothing in it.
+  assert.equal(m.get('halftone_source_cache_lookups{result="miss"}'), 2);
+  assert.equal(m.get('halftone_source_cache_lookups{result="hit"}'), 0);
+  assert.equal(m.get('halftone_source_cache_entries'), 0);
+  assert.equal(m.get('halftone_source_cache_bytes'), 0);
   assert.equal(m.get('halftone_jobs_settled_total{kind="metrics-ok",state="succeeded"}'), 2);
   assert.equal(m.get('halftone_jobs_settled_total{kind="metrics-bad",state="failed"}'), 1);
   assert.ok((m.get('process_resident_memory_bytes') ?? 0) > 10_000_000, 'process memory is exported');
