@@ -20,6 +20,16 @@ import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-tran
 import { createHostedImages } from './app/hosted-images.js';
 import { createEmbeddedQueue } from './adapters/queue/embedded.js';
 import type { JobRecord } from './ports/job-queue.js';
+import { rm } from 'node:fs/promises';
+import { createFfmpegTools } from './adapters/video/ffmpeg.js';
+import { createWebhookSender } from './adapters/notify/webhook.js';
+import { createVideoAnimations, parseNotifyTopics } from './app/video-animation.js';
+import type { VideoTools } from './ports/video-tools.js';
+
+/** ffmpeg/ffprobe as configured (the CLI's `animate` uses it too). */
+export function createVideoTools(config: Pick<Config, 'ffmpegPath' | 'ffprobePath' | 'videoConcurrency' | 'videoTimeoutS'>): VideoTools {
+  return createFfmpegTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, concurrency: config.videoConcurrency, timeoutMs: config.videoTimeoutS * 1000 });
+}
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -84,6 +94,19 @@ export async function compose(config: Config, log: (line: string) => void = cons
     concurrency: config.jobConcurrency,
     onExpire: (job) => expireHooks.get(job.kind)?.(job),
   });
+  // Video → animated GIF/WebP (x-oss-async-process) as durable tasks, notified through webhooks.
+  const notify = parseNotifyTopics(config.notifyTopics);
+  if (notify.errors.length > 0) throw new Error(notify.errors.join('\n'));
+  const videoTools = createVideoTools(config);
+  const videoTmp = join(dataDir, 'tmp', 'video');
+  await rm(videoTmp, { recursive: true, force: true });
+  const video = createVideoAnimations({
+    objects, queue, tools: videoTools, webhook: createWebhookSender(), topics: notify.topics,
+    limits: { maxDurationMs: config.videoMaxDurationS * 1000, maxFrames: config.videoMaxFrames, maxSourceSide: 8192 },
+    maxBytes: config.videoMaxBytes, timeoutMs: config.videoTimeoutS * 1000, tmpDir: videoTmp,
+    notifyBackoffMs: config.notifyBackoffMs, log,
+  });
+  if (!videoTools.available()) log(`halftone: video/animation disabled (${videoTools.describe()})`);
   const onInternalError = (err: unknown, requestId: string) => console.error(`halftone: internal error (request ${requestId}):`, err);
   const app = buildServer({
     images: {
@@ -108,6 +131,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       styleDelimiters: config.styleDelimiters,
       protectedSources: config.protectedSources,
       onInternalError: (err, requestId) => console.error(`halftone: internal error (request ${requestId}):`, err),
+      asyncProcess: { video },
     },
   });
   // Handlers are registered above; start recovers jobs a crash interrupted.

@@ -45,6 +45,16 @@ export const CONFIG_SCHEMA = {
   apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'Bearer tokens accepted by the Images REST API (comma-separated); empty = the API answers 401.' },
   jobConcurrency: { env: 'HALFTONE_JOB_CONCURRENCY', kind: 'count', default: '2', doc: 'Most background jobs (compression tasks, video animations) run at once by this process.' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
+  // Video → animation (x-oss-async-process=video/animation) and task notifications.
+  ffmpegPath: { env: 'HALFTONE_FFMPEG_PATH', kind: 'string', default: undefined, doc: 'ffmpeg binary for video/animation; unset = `ffmpeg` on PATH, else the static build of the npm package @ffmpeg-installer/ffmpeg.' },
+  ffprobePath: { env: 'HALFTONE_FFPROBE_PATH', kind: 'string', default: undefined, doc: 'ffprobe binary; unset = `ffprobe` on PATH, else the npm package @ffprobe-installer/ffprobe.' },
+  notifyBackoffMs: { env: 'HALFTONE_NOTIFY_BACKOFF_MS', kind: 'count', default: '1000', doc: 'Delay before the first retry of a failed task notification (doubled for each further retry, 6 attempts in all).' },
+  notifyTopics: { env: 'HALFTONE_NOTIFY_TOPICS', kind: 'string', default: '', doc: 'Notify topics of async tasks as webhooks: `topic=http(s)://host/path,...` (repeat a topic for several URLs); `/notify,topic_<b64>` POSTs the IMM envelope to each URL of the topic.' },
+  videoConcurrency: { env: 'HALFTONE_VIDEO_CONCURRENCY', kind: 'count', default: '1', doc: 'Most ffmpeg/ffprobe processes run at once by this process.' },
+  videoMaxBytes: { env: 'HALFTONE_VIDEO_MAX_BYTES', kind: 'bytes', default: String(1024 ** 3), doc: 'Largest source object video/animation accepts.' },
+  videoMaxDurationS: { env: 'HALFTONE_VIDEO_MAX_DURATION_S', kind: 'count', default: '3600', doc: 'Longest source video (declared duration, probed before decoding), in seconds.' },
+  videoMaxFrames: { env: 'HALFTONE_VIDEO_MAX_FRAMES', kind: 'count', default: '1000', doc: 'Most frames of one animated GIF/WebP (raise inter or set num for longer clips).' },
+  videoTimeoutS: { env: 'HALFTONE_VIDEO_TIMEOUT_S', kind: 'count', default: '600', doc: 'Time budget of one video/animation attempt, in seconds (the task then fails with RequestTimeout).' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;
