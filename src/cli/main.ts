@@ -12,6 +12,7 @@ import { compressImage, targetFormatOf, MAX_KBYTE } from '../app/compress.js';
 import type { TargetFormat } from '../core/compress/target-size.js';
 import { isAppError } from '../core/errors.js';
 import { readInput, writeOutput } from './io.js';
+import { registerAnimate } from './animate.js';
 
 const noObjects = async (key: string): Promise<Buffer> => {
   throw new Error(`watermark object ${JSON.stringify(key)}: image watermarks read other objects; on the CLI pass --objects <dir>`);
@@ -126,6 +127,8 @@ export function buildCli(): Command {
       const res = await transformOss(await readInput(input), 'image/info', { loadObject: noObjects });
       process.stdout.write(`${res.kind === 'json' ? res.body : ''}\n`);
     });
+
+  registerAnimate(program);
 
   return program;
 }

@@ -114,7 +114,9 @@ export function parseProbe(json: string): VideoInfo {
   }
   const container = doc.format?.format_name ?? '';
   if (IMAGE_FORMATS.test(container)) {
-    throw new AppError('NOT_A_VIDEO', `The source is an image (${container.replace(/_pipe$/, '')}), not a video.`, { details: { container } });
+    const codec = doc.streams?.find((s) => s.codec_type === 'video')?.codec_name;
+    const kind = container === 'image2' && codec !== undefined ? codec.replace(/^mjpeg$/, 'jpeg') : container.replace(/_pipe$/, '');
+    throw new AppError('NOT_A_VIDEO', `The source is an image (${kind}), not a video.`, { details: { container } });
   }
   const v = (doc.streams ?? []).find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
   if (v === undefined || !(Number(v.width) > 0) || !(Number(v.height) > 0)) {
