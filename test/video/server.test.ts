@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { oss } from './client.js';
+import { client as aliOss } from '../integration/oss-client.js';
 import { decode, ffmpeg, noFfmpeg, specClip, tempDir } from './helpers.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
@@ -126,6 +127,17 @@ describe('video/animation over HTTP', { skip: noFfmpeg }, () => {
     assert.deepEqual([w.format, w.pages, w.width, w.height, ...new Set(w.delay)], ['webp', 10, 80, 45, 40]);
     const g = await decode((await oss(srv.url, 'GET', 'outbucket', 'ex6.gif')).body);
     assert.deepEqual([g.pages, g.width, g.height], [10, 400, 400]);
+  });
+
+  it('the ali-oss SDK (V1 and V4 signatures) can submit with the documented request shape', async () => {
+    for (const opts of [{}, { authorizationV4: true, region: 'oss-cn-hangzhou' }]) {
+      const c = aliOss({ bucket: 'srcbucket', endpoint: `http://localhost:${srv.port}`, sldEnable: true, ...opts });
+      const body = 'x-oss-async-process=video/animation,f_gif,w_64,inter_2000|sys/saveas,o_' + Buffer.from('sdk/{barename}.{autoext}').toString('base64url');
+      const res = await c.request({ ...c._objectRequestParams('POST', 'videos/example.mp4', { subres: 'x-oss-async-process' }), content: body, successStatuses: [200] });
+      const ack = JSON.parse(Buffer.from(res.data).toString('utf8')) as { TaskId: string };
+      assert.equal((await waitTask(srv.url, ack.TaskId))['Status'], 'Succeeded');
+    }
+    assert.deepEqual((await decode((await oss(srv.url, 'GET', 'srcbucket', 'sdk/example.gif')).body)).pages, 5);
   });
 
   it('errors at submission: unsigned, f_mp4, w_8, fps_300, no sys/saveas, JPEG, zero bytes, no source, unknown topic', async () => {
