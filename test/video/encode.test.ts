@@ -127,6 +127,41 @@ describe('video/animation worked examples (spec §4) on a generated clip', { ski
   });
 });
 
+describe('sampling takes the frame shown at each instant (nearest preceding frame)', { skip: noFfmpeg }, () => {
+  let frameClip = '';
+  before(() => {
+    dir = tempDir();
+    // Lossless 25 fps clip whose frame n is a flat grey Y = 16 + 4·(n mod 50): the picture says
+    // which source frame a sample took.
+    frameClip = join(dir, 'frames.mkv');
+    ffmpeg(['-f', 'lavfi', '-i', 'color=black:s=32x32:r=25:d=10', '-vf', "geq=lum='16+4*mod(N,50)':cb=128:cr=128",
+      '-c:v', 'libx264', '-qp', '0', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', frameClip]);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function sourceFrames(process: string): Promise<number[]> {
+    const { out } = await animate(frameClip, process);
+    const d = await decode(out);
+    const idx: number[] = [];
+    for (let i = 0; i < d.pages; i++) {
+      const { data } = await sharp(out, { page: i }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const y = 16 + (data[0]! * 219) / 255;
+      idx.push(Math.round((y - 16) / 4));
+    }
+    return idx;
+  }
+
+  it('inter_1000: frames 0, 25, 50, … (instants on frame times)', async () => {
+    assert.deepEqual(await sourceFrames('video/animation,f_gif,inter_1000'), [0, 25, 0, 25, 0, 25, 0, 25, 0, 25]);
+  });
+  it('ss_9500,inter_200: 9500 ms lies between frames 237 (9480) and 238 → 237, 242, 247', async () => {
+    assert.deepEqual(await sourceFrames('video/animation,f_gif,ss_9500,inter_200'), [237 % 50, 242 % 50, 247 % 50]);
+  });
+  it('inter_130,num_4: t = 0, 130, 260, 390 → frames 0, 3, 6, 9', async () => {
+    assert.deepEqual(await sourceFrames('video/animation,f_gif,inter_130,num_4'), [0, 3, 6, 9]);
+  });
+});
+
 describe('video/animation on the corpus videos', { skip: noFfmpeg || (!hasCorpus && 'corpus not found at ../shared/corpus/video') }, () => {
   before(() => {
     dir = tempDir();
