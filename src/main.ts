@@ -27,6 +27,16 @@ import { binaryAvailable } from './adapters/tools/binary.js';
 import { checkReadiness, queueCheck, storageCheck, toolCheck } from './app/readiness.js';
 import { createPlaygroundShelf } from './app/playground.js';
 import { heicEncoderAvailable, HEIC_INSTALL_HINT } from './core/codecs/encode-heic.js';
+import { rm } from 'node:fs/promises';
+import { createFfmpegTools } from './adapters/video/ffmpeg.js';
+import { createWebhookSender } from './adapters/notify/webhook.js';
+import { createVideoAnimations, parseNotifyTopics } from './app/video-animation.js';
+import type { VideoTools } from './ports/video-tools.js';
+
+/** ffmpeg/ffprobe as configured (the CLI's `animate` uses it too). */
+export function createVideoTools(config: Pick<Config, 'ffmpegPath' | 'ffprobePath' | 'videoConcurrency' | 'videoTimeoutS'>): VideoTools {
+  return createFfmpegTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, concurrency: config.videoConcurrency, timeoutMs: config.videoTimeoutS * 1000 });
+}
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -107,6 +117,19 @@ export async function compose(config: Config, log: (line: string) => void = cons
     const st = fetcher.stats();
     return [[{ result: 'hit' }, st.hits], [{ result: 'miss' }, st.misses], [{ result: 'revalidated' }, st.revalidated]] as const;
   });
+  // Video → animated GIF/WebP (x-oss-async-process) as durable tasks, notified through webhooks.
+  const notify = parseNotifyTopics(config.notifyTopics);
+  if (notify.errors.length > 0) throw new Error(notify.errors.join('\n'));
+  const videoTools = createVideoTools(config);
+  const videoTmp = join(dataDir, 'tmp', 'video');
+  await rm(videoTmp, { recursive: true, force: true });
+  const video = createVideoAnimations({
+    objects, queue, tools: videoTools, webhook: createWebhookSender(), topics: notify.topics,
+    limits: { maxDurationMs: config.videoMaxDurationS * 1000, maxFrames: config.videoMaxFrames, maxSourceSide: 8192 },
+    maxBytes: config.videoMaxBytes, timeoutMs: config.videoTimeoutS * 1000, tmpDir: videoTmp,
+    notifyBackoffMs: config.notifyBackoffMs, log,
+  });
+  if (!videoTools.available()) log(`halftone: video/animation disabled (${videoTools.describe()})`);
   const app = buildServer({
     logger: { level: config.logLevel },
     observability: {
@@ -154,6 +177,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       styleDelimiters: config.styleDelimiters,
       protectedSources: config.protectedSources,
       onInternalError,
+      asyncProcess: { video },
     },
   });
   // Handlers are registered above; start recovers jobs a crash interrupted.

@@ -13,6 +13,7 @@ import type { TargetFormat } from '../core/compress/target-size.js';
 import { isAppError } from '../core/errors.js';
 import { readInput, writeOutput } from './io.js';
 import { registerBatchCommand } from './batch.js';
+import { registerAnimate } from './animate.js';
 
 const noObjects = async (key: string): Promise<Buffer> => {
   throw new Error(`watermark object ${JSON.stringify(key)}: image watermarks read other objects; on the CLI pass --objects <dir>`);
@@ -129,6 +130,8 @@ export function buildCli(): Command {
     });
 
   registerBatchCommand(program);
+  registerAnimate(program);
+
   return program;
 }
 

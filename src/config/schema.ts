@@ -52,6 +52,16 @@ export const CONFIG_SCHEMA = {
   playgroundBucket: { env: 'HALFTONE_PLAYGROUND_BUCKET', kind: 'string', default: 'halftone-playground', doc: 'The only bucket playground uploads go to (created public-read on first use). Not `playground`: path-style requests for it would reach the playground pages.' },
   playgroundMaxBytes: { env: 'HALFTONE_PLAYGROUND_MAX_BYTES', kind: 'bytes', default: String(10 * 1024 ** 2), doc: 'Largest image the playground accepts, in bytes.' },
   playgroundMaxObjects: { env: 'HALFTONE_PLAYGROUND_MAX_OBJECTS', kind: 'count', default: '200', doc: 'Most images kept in the playground bucket; older uploads are deleted first.' },
+  // Video → animation (x-oss-async-process=video/animation) and task notifications.
+  ffmpegPath: { env: 'HALFTONE_FFMPEG_PATH', kind: 'string', default: undefined, doc: 'ffmpeg binary for video/animation; unset = `ffmpeg` on PATH, else the static build of the npm package @ffmpeg-installer/ffmpeg.' },
+  ffprobePath: { env: 'HALFTONE_FFPROBE_PATH', kind: 'string', default: undefined, doc: 'ffprobe binary; unset = `ffprobe` on PATH, else the npm package @ffprobe-installer/ffprobe.' },
+  notifyBackoffMs: { env: 'HALFTONE_NOTIFY_BACKOFF_MS', kind: 'count', default: '1000', doc: 'Delay before the first retry of a failed task notification (doubled for each further retry, 6 attempts in all).' },
+  notifyTopics: { env: 'HALFTONE_NOTIFY_TOPICS', kind: 'string', default: '', doc: 'Notify topics of async tasks as webhooks: `topic=http(s)://host/path,...` (repeat a topic for several URLs); `/notify,topic_<b64>` POSTs the IMM envelope to each URL of the topic.' },
+  videoConcurrency: { env: 'HALFTONE_VIDEO_CONCURRENCY', kind: 'count', default: '1', doc: 'Most ffmpeg/ffprobe processes run at once by this process.' },
+  videoMaxBytes: { env: 'HALFTONE_VIDEO_MAX_BYTES', kind: 'bytes', default: String(1024 ** 3), doc: 'Largest source object video/animation accepts.' },
+  videoMaxDurationS: { env: 'HALFTONE_VIDEO_MAX_DURATION_S', kind: 'count', default: '3600', doc: 'Longest source video (declared duration, probed before decoding), in seconds.' },
+  videoMaxFrames: { env: 'HALFTONE_VIDEO_MAX_FRAMES', kind: 'count', default: '1000', doc: 'Most frames of one animated GIF/WebP (raise inter or set num for longer clips).' },
+  videoTimeoutS: { env: 'HALFTONE_VIDEO_TIMEOUT_S', kind: 'count', default: '600', doc: 'Time budget of one video/animation attempt, in seconds (the task then fails with RequestTimeout).' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;

@@ -81,6 +81,12 @@ export const ERROR_CATALOGUE = {
   // --- Cloudflare dialect -------------------------------------------------------------------------
   UNSUPPORTED_OPTION: { status: 501, oss: 'NotImplemented', doc: 'A recognised option this server cannot perform (Cloudflare segment=foreground without a segmentation model). Cloudflare 9401 (501).' },
   SOURCE_LOOP: { status: 508, oss: 'InvalidArgument', doc: 'The transformation request itself carries the image-resizing Via marker (a resize of a resized response). Cloudflare 9403.' },
+  // --- video → animation (x-oss-async-process=video/animation) -----------------------------------
+  NOT_A_VIDEO: { status: 400, oss: 'BadRequest', doc: 'The source of video/animation is not a video (an image, an empty or unknown file): no video stream was found.' },
+  CORRUPT_VIDEO: { status: 400, oss: 'BadRequest', doc: 'The source video cannot be decoded (truncated or corrupt): the probe failed or the stream ended before the planned frames.' },
+  VIDEO_TOO_LARGE: { status: 400, oss: 'EntityTooLarge', doc: 'The source video exceeds the duration, side or byte limit (HALFTONE_VIDEO_MAX_DURATION_S, HALFTONE_VIDEO_MAX_BYTES), checked by probing before decoding.' },
+  VIDEO_TOOLS_UNAVAILABLE: { status: 501, oss: 'NotImplemented', doc: 'No ffmpeg/ffprobe was found (system PATH, HALFTONE_FFMPEG_PATH / HALFTONE_FFPROBE_PATH, or the bundled npm binaries).' },
+  NO_SUCH_TASK: { status: 404, oss: 'ResourceNotFound', doc: 'The async task id is unknown or its record has expired (Halftone status / cancel extension).' },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

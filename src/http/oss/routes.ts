@@ -12,6 +12,7 @@ import { createAddressResolver, type AddressConfig } from './address.js';
 import { authenticate, type AuthResult, type SecretLookup } from './auth.js';
 import { decodeContentMd5, parseRange, readSmallBody, splitUrl } from './request.js';
 import { asArray, parseXml, toXml } from './xml.js';
+import { handleAsyncRequest, isAsyncRequest, type AsyncProcessDeps } from './async-process.js';
 
 /** What the OSS routes need; built by main.ts. */
 export interface OssRouteDeps {
@@ -26,6 +27,8 @@ export interface OssRouteDeps {
   readonly now?: () => number;
   /** Called with unexpected errors (log sink). */
   readonly onInternalError?: (err: unknown, requestId: string) => void;
+  /** `?x-oss-async-process` (video/animation) and the `?x-oss-async-task` extension; absent = not served. */
+  readonly asyncProcess?: AsyncProcessDeps;
 }
 
 interface Ctx {
@@ -626,7 +629,8 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       const qmap = new Map<string, string>();
       for (const [n, v] of query) if (!qmap.has(n)) qmap.set(n, v ?? '');
       const c: Ctx = { req, reply, method: req.method, bucket: addr.bucket, key: addr.key, query: qmap, auth, requestId };
-      if (addr.bucket === '') await service(c);
+      if (deps.asyncProcess !== undefined && isAsyncRequest(qmap)) await handleAsyncRequest(c, deps.asyncProcess, svc);
+      else if (addr.bucket === '') await service(c);
       else {
         svc.checkBucketName(addr.bucket);
         if (addr.key === '') await bucketLevel(c);
