@@ -20,6 +20,10 @@ import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-tran
 import { createHostedImages } from './app/hosted-images.js';
 import { createEmbeddedQueue } from './adapters/queue/embedded.js';
 import type { JobRecord } from './ports/job-queue.js';
+import { createFsResultFiles } from './adapters/results/fs.js';
+import { createFsTaskInputs } from './adapters/tasks/inputs-fs.js';
+import { createMemoryRateLimiter } from './adapters/ratelimit/memory.js';
+import { createCompressTasks, MAX_URL_BYTES } from './app/compress-tasks.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -84,6 +88,30 @@ export async function compose(config: Config, log: (line: string) => void = cons
     concurrency: config.jobConcurrency,
     onExpire: (job) => expireHooks.get(job.kind)?.(job),
   });
+  // Compression task API: signed result files, task inputs, per-key rate limit; tasks run on the
+  // queue as kind 'imgcompress' and remove their files when they expire.
+  const results = await createFsResultFiles({ dataDir });
+  const taskInputs = await createFsTaskInputs({ dataDir });
+  const tasks = createCompressTasks({
+    queue, fetcher, results, inputs: taskInputs,
+    config: {
+      retentionMs: config.taskRetentionMs,
+      timeoutMs: config.taskTimeoutMs,
+      fetch: { maxBytes: MAX_URL_BYTES, timeoutMs: config.taskFetchTimeoutMs, maxRedirects: 5 },
+    },
+  });
+  queue.register(tasks.kind, (payload, ctx) => tasks.handle(payload, ctx));
+  expireHooks.set(tasks.kind, (job) => tasks.expire(job));
+  const taskRoutes = {
+    tasks,
+    limiter: createMemoryRateLimiter({ perSecond: config.taskRateLimit }),
+    apiKeys: config.apiKeys.split(',').map((k) => k.trim()).filter((k) => k !== ''),
+    syncWaitMs: config.taskSyncWaitMs,
+    ratePerSecond: config.taskRateLimit,
+    pngKbyte: config.taskPngKbyte === 'reject' ? 'reject' as const : 'allow' as const,
+    publicUrl: config.publicUrl,
+    onInternalError: (err: unknown, requestId: string) => console.error(`halftone: internal error (request ${requestId}):`, err),
+  };
   const onInternalError = (err: unknown, requestId: string) => console.error(`halftone: internal error (request ${requestId}):`, err);
   const app = buildServer({
     images: {
@@ -100,6 +128,8 @@ export async function compose(config: Config, log: (line: string) => void = cons
       transform: cfTransform,
       onInternalError: (err, requestId) => console.error(`halftone: internal error (request ${requestId}):`, err),
     },
+    tasks: taskRoutes,
+    results: { reader: results },
     oss: {
       objects,
       transform,
@@ -117,6 +147,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     async close() {
       await app.close();
       await queue.close({ mode: 'abort' });
+      results.close();
       await fetcher.close();
       meta.close();
     },

@@ -9,6 +9,8 @@ import { AppError } from '../core/errors.js';
 import { presentOssError, registerOssRoutes, type OssRouteDeps } from './oss/routes.js';
 import { registerCloudflareRoutes, type CfRouteDeps } from './cloudflare/routes.js';
 import { registerImagesRoutes, type ImagesRouteDeps } from './cloudflare/images.js';
+import { registerTaskRoutes, type TaskRouteDeps } from './tasks/imgcompress.js';
+import { registerResultsRoutes, type ResultsRouteDeps } from './results.js';
 
 export interface ServerDeps {
   readonly oss: OssRouteDeps;
@@ -16,6 +18,10 @@ export interface ServerDeps {
   readonly cloudflare?: CfRouteDeps;
   /** Hosted images (delivery + Images REST API); absent = not mounted. */
   readonly images?: ImagesRouteDeps;
+  /** Compression task API (`/api/tasks/visual/imgcompress`); absent = not mounted. */
+  readonly tasks?: TaskRouteDeps;
+  /** Signed result files (`/results/:id/:name`); absent = not mounted. */
+  readonly results?: ResultsRouteDeps;
   /** Fastify logger option (false in tests). */
   readonly logger?: boolean;
 }
@@ -44,6 +50,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   // Registered before the OSS catch-all; find-my-way prefers the longer static prefix anyway.
   if (deps.cloudflare !== undefined) registerCloudflareRoutes(app, deps.cloudflare);
   if (deps.images !== undefined) registerImagesRoutes(app, deps.images);
+  if (deps.tasks !== undefined) registerTaskRoutes(app, deps.tasks);
+  if (deps.results !== undefined) registerResultsRoutes(app, deps.results);
   registerOssRoutes(app, deps.oss);
   return app;
 }

@@ -69,7 +69,7 @@ const MAX_DOWNSCALES = 6;
 /** Trial budget of one search at one size. */
 const SEARCH_BUDGET = 7;
 
-interface Raw {
+export interface Raw {
   readonly data: Buffer;
   readonly width: number;
   readonly height: number;
@@ -92,7 +92,7 @@ export async function compressToTarget(input: Buffer, opts: CompressToTargetOpti
 
   const info = await probe(input);
   checkSourceLimits(info, { ops: [], output: {} }, opts.limits ?? DEFAULT_LIMITS, 1);
-  const base = await decodeOnce(input, info, opts, format);
+  const base = await decodeForOutput(input, info, opts, format);
   checkOutputLimits(format, base.width, base.height);
 
   let encodes = 0;
@@ -219,11 +219,21 @@ async function search(
   return { tooBig: sizes.get(min) as number };
 }
 
-async function decodeOnce(input: Buffer, info: Awaited<ReturnType<typeof probe>>, opts: CompressToTargetOptions, format: TargetFormat): Promise<Raw> {
+/**
+ * Decodes a probed (limits-checked) source once to upright raw 8-bit sRGB pixels, resized to the
+ * requested width/height (one: aspect kept; both: exact) and, for JPEG output, flattened on white.
+ * The EXIF orientation is applied for every source, including BMP/HEIC decoded to raw pixels.
+ */
+export async function decodeForOutput(
+  input: Buffer,
+  info: Awaited<ReturnType<typeof probe>>,
+  opts: { readonly width?: number | undefined; readonly height?: number | undefined },
+  format: TargetFormat,
+): Promise<Raw> {
   const src = await toSharpInput(input, info);
   let img: Sharp;
   try {
-    img = Buffer.isBuffer(src) ? sharp(src, { limitInputPixels: false }).autoOrient() : sharp(src.data, { raw: src.raw });
+    img = Buffer.isBuffer(src) ? sharp(src, { limitInputPixels: false }).autoOrient() : await orientRaw(sharp(src.data, { raw: src.raw }), info.orientation);
   } catch (err) {
     throw new AppError('CORRUPT_IMAGE', 'The source image is corrupt or truncated and cannot be read.', { cause: err });
   }
@@ -241,12 +251,32 @@ async function decodeOnce(input: Buffer, info: Awaited<ReturnType<typeof probe>>
   }
 }
 
+/**
+ * Applies an EXIF orientation to pixels that carry no EXIF (raw BMP/HEIC decodes). sharp mirrors
+ * before it rotates within one pipeline, hence flip/flop first: 5 (transpose) = flip + 90°,
+ * 7 (transverse) = flop + 90°.
+ */
+export async function orientRaw(img: Sharp, orientation: number): Promise<Sharp> {
+  if (orientation <= 1 || orientation > 8) return img;
+  const ops: Record<number, (s: Sharp) => Sharp> = {
+    2: (s) => s.flop(),
+    3: (s) => s.rotate(180),
+    4: (s) => s.flip(),
+    5: (s) => s.flip().rotate(90),
+    6: (s) => s.rotate(90),
+    7: (s) => s.flop().rotate(90),
+    8: (s) => s.rotate(270),
+  };
+  const { data, info } = await (ops[orientation] as (s: Sharp) => Sharp)(img).raw().toBuffer({ resolveWithObject: true });
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+}
+
 async function downscale(base: Raw, width: number, height: number): Promise<Raw> {
   const { data, info } = await fromRaw(base).resize({ width, height, fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
 
-function fromRaw(raw: Raw): Sharp {
+export function fromRaw(raw: Raw): Sharp {
   return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
 }
 
