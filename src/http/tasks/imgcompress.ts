@@ -227,6 +227,18 @@ function validate(form: Form, pngKbyte: 'allow' | 'reject'): Parsed {
   };
 }
 
+/** Most bytes read and dropped after a 413 before the connection is closed. */
+const DRAIN_CAP = 64 * 1024 * 1024;
+
+function drain(req: FastifyRequest): void {
+  let dropped = 0;
+  req.raw.on('data', (c: Buffer) => {
+    dropped += c.length;
+    if (dropped > DRAIN_CAP) req.raw.socket.destroy();
+  });
+  req.raw.resume();
+}
+
 /** Digests so that the comparison time depends neither on the key's length nor on a prefix. */
 function keyMatcher(keys: readonly string[]): (given: string) => boolean {
   const digests = keys.map((k) => createHash('sha256').update(k).digest());
@@ -291,7 +303,9 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
       parsed = validate(await readForm(req), deps.pngKbyte);
     } catch (err) {
       if (err instanceof HttpFail) {
-        if (err.status === 413) reply.header('connection', 'close');
+        // The rest of the body is read and dropped (never buffered), so clients that send it all
+        // before reading the answer still get the 413; a body beyond the drain cap is cut off.
+        if (err.status === 413) drain(req);
         return send(reply, err.status, { message: err.message });
       }
       return internal(req, reply, err);
