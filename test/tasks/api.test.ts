@@ -18,7 +18,7 @@ let photo: Buffer;
 before(async () => {
   origin = await startOrigin();
   deadPort = await closedPort();
-  photo = await sharp({ create: { width: 640, height: 480, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+  photo = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
   server = await startServer({
     env: {
       HALFTONE_API_KEYS: `other-key, ${KEY}`,
@@ -63,7 +63,7 @@ describe('worked examples (§6)', () => {
   });
 
   test('6.2 async upload, PNG input with kbyte=200 and format=webp: a WebP of at most 200 KB', async () => {
-    const big = await sharp({ create: { width: 1600, height: 1200, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 50 } } }).png().toBuffer();
+    const big = await sharp({ create: { width: 1600, height: 1200, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 50 } } }).png().toBuffer();
     const created = await submit(server.url, { sync: '0', kbyte: '200', format: 'webp', image_file: { data: big, name: 'photo.png' } });
     assert.equal(created.status, 200);
     const done = await settle(server.url, created.body.data!.task_id);

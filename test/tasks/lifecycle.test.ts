@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../helpers/server.js';
-import { KEY, query, settle, startOrigin, submit, type Origin } from './client.js';
+import { KEY, query, settle, startOrigin, submit, type Fields, type Origin } from './client.js';
 
 let origin: Origin;
 const servers: RunningServer[] = [];
@@ -87,7 +87,8 @@ test('retention: after it, the task answers 404, its result URL 404 and its file
 test('HALFTONE_TASK_PNG_KBYTE=reject: kbyte with PNG output is refused as the reference does', async () => {
   const s = await server({ HALFTONE_TASK_PNG_KBYTE: 'reject' });
   const png = { data: origin.png, name: 'a.png' };
-  for (const fields of [{ kbyte: '50', image_file: png }, { kbyte: '50', format: 'png', image_url: `${origin.origin}/cat.jpg` }, { kbyte: '50', image_url: `${origin.origin}/alpha.png` }]) {
+  const refused: Fields[] = [{ kbyte: '50', image_file: png }, { kbyte: '50', format: 'png', image_url: `${origin.origin}/cat.jpg` }, { kbyte: '50', image_url: `${origin.origin}/alpha.png` }];
+  for (const fields of refused) {
     const a = await submit(s.url, fields);
     assert.deepEqual([a.status, a.body], [400, { status: 400, message: 'kbyte is not supported for png output' }]);
   }

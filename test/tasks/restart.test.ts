@@ -13,7 +13,7 @@ import { KEY, query, settle, submit } from './client.js';
 test('20 async tasks survive a SIGKILL mid-run and all settle after the restart', async () => {
   const env = { HALFTONE_API_KEYS: KEY, HALFTONE_TASK_RATE_LIMIT: '1000', HALFTONE_JOB_CONCURRENCY: '2' };
   // Big enough that a target-size search takes a while, so the kill lands mid-run.
-  const photo = await sharp({ create: { width: 1400, height: 1000, channels: 3, noise: { type: 'gaussian', mean: 120, sigma: 45 } } }).png().toBuffer();
+  const photo = await sharp({ create: { width: 1400, height: 1000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 45 } } }).png().toBuffer();
   const first = await startServer({ env });
   const ids: string[] = [];
   try {

@@ -54,6 +54,8 @@ export interface CompressToTargetResult {
   readonly quality?: number;
   /** Palette size of a quantised PNG result (absent for lossless PNG and the lossy formats). */
   readonly colours?: number;
+  /** Dithering level (0–1) of a quantised PNG result. */
+  readonly dither?: number;
   /** How many trial encodes the search made (the result is one of them). */
   readonly encodes: number;
   /** True when the image had to be downscaled below the requested/source size to fit. */
@@ -110,8 +112,9 @@ export async function compressToTarget(input: Buffer, opts: CompressToTargetOpti
         const lossless = await encodePng(raw, undefined);
         if (lossless.length <= targetBytes) return done(format, lossless, raw, undefined, undefined, encodes, false);
       }
-      // The quantiser's bytes grow about linearly with ln(quality + 1), hence the log scale.
-      found = await search(0, 100, step === 0 ? 90 : 0, trial, targetBytes, 0.3, true);
+      const png = await searchPalette(raw, targetBytes, step === 0, () => encodes++);
+      if ('data' in png) return { ...done(format, png.data, raw, png.quality, paletteSize(png.data), encodes, step > 0), dither: png.dither };
+      found = png;
     } else {
       const start = step > 0 ? minQuality : format === 'avif' ? 60 : 80;
       found = await search(minQuality, 100, start, trial, targetBytes, 0.03);
@@ -303,6 +306,104 @@ function encode(raw: Raw, format: TargetFormat, param: number): Promise<Buffer> 
 function encodePng(raw: Raw, quality: number | undefined): Promise<Buffer> {
   if (quality === undefined) return fromRaw(raw).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer();
   return fromRaw(raw).png({ palette: true, colours: 256, quality, effort: 7, dither: 1, compressionLevel: 9 }).toBuffer();
+}
+
+/** Palette bit depths libvips can write (`colours` is turned into one of these). */
+const PALETTE_LEVELS = [256, 16, 4, 2] as const;
+/** Below this share of the target, a palette fit makes the search try fewer colours. */
+const LOWER_LEVEL_RATIO = 0.8;
+/** Trials after which no lower palette level is started. */
+const PALETTE_BUDGET = 14;
+
+interface PaletteFit {
+  readonly data: Buffer;
+  readonly colours: number;
+  readonly quality: number;
+  readonly dither: number;
+}
+
+/**
+ * The largest palette PNG that fits, over three knobs (libimagequant through sharp):
+ *
+ * - colour levels 256 → 16 → 4 → 2 (bit depths 8, 4, 2, 1; libvips writes no other palette
+ *   sizes, so these are the colour-count steps);
+ * - at each level, the quantiser quality [0, 100] (fewer colours used for lower quality), searched
+ *   on a log scale (bytes grow about linearly with ln(quality + 1)) with full dithering;
+ * - then the dithering level [0, 1] between the fitting quality and the next one up: less
+ *   dithering compresses better, so it fills the gaps between integer qualities (and the wide gap
+ *   between quality 0 and 2).
+ *
+ * A level is left for the next one only when nothing fits or the best fit is below 80 % of the
+ * target (fewer colours look much worse, so they must buy a lot); a lower level is tried from its
+ * largest setting down. `tooBig` when nothing fits even at 2
+ * colours without dithering (then the caller downscales).
+ */
+async function searchPalette(raw: Raw, target: number, firstRound: boolean, count: () => void): Promise<(PaletteFit & { quality: number }) | { tooBig: number }> {
+  let best: PaletteFit | undefined;
+  let smallest = Infinity;
+  const inWindow = (n: number): boolean => n >= LOW_RATIO * target && n <= target;
+  const consider = (fit: PaletteFit): void => {
+    if (fit.data.length <= target && (!best || fit.data.length > best.data.length)) best = fit;
+  };
+  let trials = 0;
+  const enc = async (colours: number, quality: number, dither: number): Promise<Buffer> => {
+    count();
+    trials++;
+    const data = await fromRaw(raw).png({ palette: true, colours, quality, effort: 7, dither, compressionLevel: 9 }).toBuffer();
+    smallest = Math.min(smallest, data.length);
+    return data;
+  };
+  for (const colours of PALETTE_LEVELS) {
+    // Fewer colours cost visibly more than they gain unless the fit so far is poor.
+    if (colours !== 256 && best && (!firstRound || best.data.length >= LOWER_LEVEL_RATIO * target)) break;
+    if (colours !== 256) {
+      // So few colours leave the quantiser little to choose: only the largest setting and the
+      // dithering below it are tried.
+      if (trials >= PALETTE_BUDGET) break;
+      const top = await enc(colours, 100, 1);
+      if (top.length <= target) {
+        consider({ data: top, colours, quality: 100, dither: 1 });
+        break;
+      }
+      const tuned = await searchDither(target, (d) => enc(colours, 100, d));
+      if (tuned) consider({ data: tuned.data, colours, quality: 100, dither: tuned.dither });
+      if (best && inWindow(best.data.length)) return best;
+      continue;
+    }
+    const qualityFit = await search(0, 100, firstRound ? 90 : 0, (q) => enc(colours, q, 1), target, 0.3, true);
+    if ('data' in qualityFit) consider({ data: qualityFit.data, colours, quality: qualityFit.param, dither: 1 });
+    if (best && inWindow(best.data.length)) return best;
+    // Fill the gap above the fitting quality (or below quality 0) with less dithering.
+    const q = 'data' in qualityFit ? Math.min(100, qualityFit.param + 1) : 0;
+    if (!('data' in qualityFit) || qualityFit.param < 100) {
+      const tuned = await searchDither(target, (d) => enc(colours, q, d));
+      if (tuned) consider({ data: tuned.data, colours, quality: q, dither: tuned.dither });
+      if (best && inWindow(best.data.length)) return best;
+    }
+  }
+  return best ?? { tooBig: smallest };
+}
+
+/** The largest encode ≤ target over dithering [0, 1) (bytes fall as dithering falls); 3 trials at most. */
+async function searchDither(target: number, trial: (dither: number) => Promise<Buffer>): Promise<{ dither: number; data: Buffer } | undefined> {
+  const none = await trial(0);
+  if (none.length > target) return undefined;
+  let fit = { dither: 0, data: none };
+  if (none.length >= LOW_RATIO * target) return fit;
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 2; i++) {
+    const mid = Math.round(((lo + hi) / 2) * 100) / 100;
+    const data = await trial(mid);
+    if (data.length <= target) {
+      if (data.length > fit.data.length) fit = { dither: mid, data };
+      if (data.length >= LOW_RATIO * target) break;
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return fit;
 }
 
 /** Number of palette entries (PLTE chunk length / 3) of a PNG written by sharp. */
