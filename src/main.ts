@@ -102,6 +102,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
   });
   queue.register(tasks.kind, (payload, ctx) => tasks.handle(payload, ctx));
   expireHooks.set(tasks.kind, (job) => tasks.expire(job));
+  await tasks.sweepOrphans();
   const taskRoutes = {
     tasks,
     limiter: createMemoryRateLimiter({ perSecond: config.taskRateLimit }),

@@ -114,6 +114,11 @@ export interface CompressTasks {
   get(taskId: string): Promise<TaskView | undefined>;
   /** Waits up to `budgetMs` for the task to settle, then answers its current view. */
   wait(taskId: string, budgetMs: number): Promise<TaskView | undefined>;
+  /**
+   * Removes stored inputs/outputs whose task no longer exists (a crash between storing an upload
+   * and submitting its task); returns how many. Run at start-up.
+   */
+  sweepOrphans(): Promise<number>;
 }
 
 const FORMAT_TYPES: Record<TaskFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
@@ -334,6 +339,18 @@ export function createCompressTasks(deps: CompressTasksDeps): CompressTasks {
       return { taskId };
     },
     get,
+    async sweepOrphans() {
+      let removed = 0;
+      for (const name of await inputs.list()) {
+        const id = name.replace(/\.(in|out)$/, '');
+        const job = id === name ? undefined : await queue.get(id);
+        if (job === undefined) {
+          await inputs.remove(name);
+          removed++;
+        }
+      }
+      return removed;
+    },
     async wait(taskId, budgetMs) {
       let settledNow: (() => void) | undefined;
       const settled = new Promise<void>((resolve) => (settledNow = resolve));

@@ -12,4 +12,6 @@ export interface TaskInputs {
   get(name: string): Promise<Buffer | undefined>;
   /** Removes `name`; unknown names are ignored. */
   remove(name: string): Promise<void>;
+  /** Every stored name (for the start-up removal of orphans). */
+  list(): Promise<string[]>;
 }

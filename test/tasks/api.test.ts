@@ -23,6 +23,8 @@ before(async () => {
     env: {
       HALFTONE_API_KEYS: `other-key, ${KEY}`,
       HALFTONE_TASK_RATE_LIMIT: '1000',
+      // Sync requests wait for the result even on a loaded machine (the fallback is tested apart).
+      HALFTONE_TASK_SYNC_WAIT_MS: '300000',
       HALFTONE_ALLOWED_ORIGINS: `${origin.origin},http://127.0.0.1:${deadPort}`,
     },
   });

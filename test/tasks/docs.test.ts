@@ -37,7 +37,7 @@ let origin: Origin;
 before(async () => {
   if (!hasCurl) return;
   origin = await startOrigin();
-  server = await startServer({ env: { HALFTONE_API_KEYS: KEY, HALFTONE_TASK_RATE_LIMIT: '1000', HALFTONE_ALLOWED_ORIGINS: origin.origin } });
+  server = await startServer({ env: { HALFTONE_API_KEYS: KEY, HALFTONE_TASK_RATE_LIMIT: '1000', HALFTONE_TASK_SYNC_WAIT_MS: '300000', HALFTONE_ALLOWED_ORIGINS: origin.origin } });
 });
 after(async () => {
   await server?.stop();

@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { KEY, query, settle, startOrigin, submit, type Fields, type Origin } from './client.js';
@@ -22,7 +22,7 @@ after(async () => {
 });
 
 async function server(env: Record<string, string>): Promise<RunningServer> {
-  const s = await startServer({ env: { HALFTONE_API_KEYS: KEY, HALFTONE_ALLOWED_ORIGINS: origin.origin, HALFTONE_TASK_RATE_LIMIT: '1000', ...env } });
+  const s = await startServer({ env: { HALFTONE_API_KEYS: KEY, HALFTONE_ALLOWED_ORIGINS: origin.origin, HALFTONE_TASK_RATE_LIMIT: '1000', HALFTONE_TASK_SYNC_WAIT_MS: '300000', ...env } });
   servers.push(s);
   return s;
 }
@@ -63,21 +63,25 @@ test('per-key rate limit: the third request in a second answers 429 with Retry-A
 });
 
 test('retention: after it, the task answers 404, its result URL 404 and its files are deleted', async () => {
-  const s = await server({ HALFTONE_TASK_RETENTION_MS: '2500' });
+  const s = await server({ HALFTONE_TASK_RETENTION_MS: '6000' });
   const a = await submit(s.url, { sync: '1', image_url: `${origin.origin}/cat.jpg` });
   assert.equal(a.body.data?.state, 1);
   const url = a.body.data!.image!;
   assert.equal((await fetch(url)).status, 200);
   const b = await submit(s.url, { sync: '1', return_type: '2', image_file: { data: origin.jpeg, name: 'c.jpg' } });
   assert.equal(b.body.data?.state, 1);
-  await new Promise((r) => setTimeout(r, 3200));
+  // Retention 6 s after creation; created_at and result URLs carry whole seconds.
+  const last = (Math.max(a.body.data!.created_at!, b.body.data!.created_at!) + 1) * 1000;
+  await new Promise((r) => setTimeout(r, Math.max(0, last + 6000 + 1200 - Date.now())));
   assert.equal((await query(s.url, a.body.data!.task_id)).status, 404);
   assert.equal((await query(s.url, b.body.data!.task_id)).status, 404);
   const res = await fetch(url);
   assert.equal(res.status, 404);
   assert.deepEqual(await res.json(), { status: 404, message: 'The result has expired or does not exist' });
-  // A restart runs both sweeps at start-up: expired jobs, inputs and result files are gone.
+  // A restart runs the sweeps at start-up: expired jobs, inputs and result files are gone.
   await s.stop({ keepDataDir: true });
+  // An upload a crash left without its task is removed at start-up too.
+  writeFileSync(join(s.dataDir, 'task-inputs', '0b7c2f3e-1111-4222-8333-444455556666.in'), 'orphan');
   const again = await startServer({ dataDir: s.dataDir, env: { HALFTONE_API_KEYS: KEY } });
   servers.push(again);
   assert.deepEqual(readdirSync(join(s.dataDir, 'results')).filter((n) => !n.startsWith('.')), []);

@@ -14,12 +14,7 @@ function checkName(name: string): string {
   return name;
 }
 
-export interface FsTaskInputs extends TaskInputs {
-  /** Names currently stored (for the start-up cleanup of orphans). */
-  list(): Promise<string[]>;
-}
-
-export async function createFsTaskInputs(options: { readonly dataDir: string }): Promise<FsTaskInputs> {
+export async function createFsTaskInputs(options: { readonly dataDir: string }): Promise<TaskInputs> {
   const dir = join(options.dataDir, 'task-inputs');
   await mkdir(dir, { recursive: true });
   // Temp files of writes a crash interrupted.

@@ -11,8 +11,8 @@
  *   (bracketed once one trial fits and one does not, bisection when the secant repeats itself),
  *   aiming at 97.5 % of the target and stopping as soon as a trial lands in [95 %, 100 %].
  * - PNG: lossless first (if it fits it is the best answer); otherwise palette quantisation
- *   (libimagequant through sharp, at most 256 colours, dithered) with the same search over the
- *   quantiser quality [0, 100], which sets how many colours it keeps (see encodePng).
+ *   (libimagequant through sharp) searched over the quantiser quality [0, 100], then the
+ *   dithering level, then fewer palette levels (256/16/4/2 colours) — see searchPalette.
  * - When even the lowest setting is above the target, the raw pixels are downscaled by
  *   sqrt(target / bytes) (a little less, at most 0.9 per step, a few steps) and searched again.
  *
