@@ -56,6 +56,8 @@ export interface CompressToTargetResult {
   readonly colours?: number;
   /** Dithering level (0–1) of a quantised PNG result. */
   readonly dither?: number;
+  /** The `colours` option a quantised PNG result was encoded with (256, 16, 4 or 2: a bit depth). */
+  readonly paletteLevel?: number;
   /** How many trial encodes the search made (the result is one of them). */
   readonly encodes: number;
   /** True when the image had to be downscaled below the requested/source size to fit. */
@@ -113,7 +115,7 @@ export async function compressToTarget(input: Buffer, opts: CompressToTargetOpti
         if (lossless.length <= targetBytes) return done(format, lossless, raw, undefined, undefined, encodes, false);
       }
       const png = await searchPalette(raw, targetBytes, step === 0, () => encodes++);
-      if ('data' in png) return { ...done(format, png.data, raw, png.quality, paletteSize(png.data), encodes, step > 0), dither: png.dither };
+      if ('data' in png) return { ...done(format, png.data, raw, png.quality, paletteSize(png.data), encodes, step > 0), dither: png.dither, paletteLevel: png.colours };
       found = png;
     } else {
       const start = step > 0 ? minQuality : format === 'avif' ? 60 : 80;
