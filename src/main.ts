@@ -37,6 +37,10 @@ import type { VideoTools } from './ports/video-tools.js';
 export function createVideoTools(config: Pick<Config, 'ffmpegPath' | 'ffprobePath' | 'videoConcurrency' | 'videoTimeoutS'>): VideoTools {
   return createFfmpegTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, concurrency: config.videoConcurrency, timeoutMs: config.videoTimeoutS * 1000 });
 }
+import { createFsResultFiles } from './adapters/results/fs.js';
+import { createFsTaskInputs } from './adapters/tasks/inputs-fs.js';
+import { createMemoryRateLimiter } from './adapters/ratelimit/memory.js';
+import { createCompressTasks, MAX_URL_BYTES } from './app/compress-tasks.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -130,6 +134,31 @@ export async function compose(config: Config, log: (line: string) => void = cons
     notifyBackoffMs: config.notifyBackoffMs, log,
   });
   if (!videoTools.available()) log(`halftone: video/animation disabled (${videoTools.describe()})`);
+  // Compression task API: signed result files, task inputs, per-key rate limit; tasks run on the
+  // queue as kind 'imgcompress' and remove their files when they expire.
+  const results = await createFsResultFiles({ dataDir });
+  const taskInputs = await createFsTaskInputs({ dataDir });
+  const tasks = createCompressTasks({
+    queue, fetcher, results, inputs: taskInputs,
+    config: {
+      retentionMs: config.taskRetentionMs,
+      timeoutMs: config.taskTimeoutMs,
+      fetch: { maxBytes: MAX_URL_BYTES, timeoutMs: config.taskFetchTimeoutMs, maxRedirects: 5 },
+    },
+  });
+  queue.register(tasks.kind, (payload, ctx) => tasks.handle(payload, ctx));
+  expireHooks.set(tasks.kind, (job) => tasks.expire(job));
+  await tasks.sweepOrphans();
+  const taskRoutes = {
+    tasks,
+    limiter: createMemoryRateLimiter({ perSecond: config.taskRateLimit }),
+    apiKeys: config.apiKeys.split(',').map((k) => k.trim()).filter((k) => k !== ''),
+    syncWaitMs: config.taskSyncWaitMs,
+    ratePerSecond: config.taskRateLimit,
+    pngKbyte: config.taskPngKbyte === 'reject' ? 'reject' as const : 'allow' as const,
+    publicUrl: config.publicUrl,
+    onInternalError,
+  };
   const app = buildServer({
     logger: { level: config.logLevel },
     observability: {
@@ -169,6 +198,8 @@ export async function compose(config: Config, log: (line: string) => void = cons
       transform: cfTransform,
       onInternalError,
     },
+    tasks: taskRoutes,
+    results: { reader: results },
     oss: {
       objects,
       transform,
@@ -187,6 +218,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     async close() {
       await app.close();
       await queue.close({ mode: 'abort' });
+      results.close();
       await fetcher.close();
       meta.close();
     },

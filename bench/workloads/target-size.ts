@@ -75,7 +75,7 @@ async function sweep(ctx: BenchContext, format: TargetFormat, inputs: readonly {
   );
 }
 
-function encoder(format: TargetFormat, q: number): { code: string; apply: (i: Sharp) => Sharp } {
+function encoder(format: TargetFormat, q: number, colours = 256, dither = 1): { code: string; apply: (i: Sharp) => Sharp } {
   switch (format) {
     case 'jpeg':
       return { code: `.jpeg({ quality: ${q} })`, apply: (i) => i.jpeg({ quality: q }) };
@@ -85,8 +85,8 @@ function encoder(format: TargetFormat, q: number): { code: string; apply: (i: Sh
       return { code: `.avif({ quality: ${q}, effort: 3 })`, apply: (i) => i.avif({ quality: q, effort: 3 }) };
     case 'png':
       return {
-        code: `.png({ palette: true, colours: 256, quality: ${q}, effort: 7, dither: 1, compressionLevel: 9 })`,
-        apply: (i) => i.png({ palette: true, colours: 256, quality: q, effort: 7, dither: 1, compressionLevel: 9 }),
+        code: `.png({ palette: true, colours: ${colours}, quality: ${q}, effort: 7, dither: ${dither}, compressionLevel: 9 })`,
+        apply: (i) => i.png({ palette: true, colours, quality: q, effort: 7, dither, compressionLevel: 9 }),
       };
   }
 }
@@ -102,7 +102,7 @@ function workload(format: TargetFormat): Workload {
       await sweep(ctx, format, inputs);
       const src = (inputs[0] as { data: Buffer }).data;
       const found = await compressToTarget(src, { format, targetBytes: mid });
-      const enc = encoder(format, found.quality ?? 100);
+      const enc = encoder(format, found.quality ?? 100, found.paletteLevel, found.dither);
       const candidate: Contender = {
         label: 'halftone',
         code: `compressToTarget(buf, { format: '${format}', targetBytes: ${mid} })`,

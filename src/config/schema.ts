@@ -42,8 +42,15 @@ export const CONFIG_SCHEMA = {
   cfStrict: { env: 'HALFTONE_CF_STRICT', kind: 'string', default: 'false', doc: '`true`: invalid or unknown Cloudflare options answer 400 / 9401; `false`: they are ignored with a `Warning: cf-images 299` header.' },
   cfAccountHash: { env: 'HALFTONE_CF_ACCOUNT_HASH', kind: 'string', default: 'halftone', doc: 'Account hash in hosted-image delivery URLs (`/cdn-cgi/imagedelivery/<hash>/<id>/<variant>`).' },
   cfAccountId: { env: 'HALFTONE_CF_ACCOUNT_ID', kind: 'string', default: 'halftone', doc: 'Account id of the Images REST API (`/client/v4/accounts/<id>/images/...`).' },
-  apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'Bearer tokens accepted by the Images REST API (comma-separated); empty = the API answers 401.' },
+  apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'API keys (comma-separated): Bearer tokens of the Images REST API and `X-API-KEY` values of the compression task API; empty = those APIs answer 401.' },
   jobConcurrency: { env: 'HALFTONE_JOB_CONCURRENCY', kind: 'count', default: '2', doc: 'Most background jobs (compression tasks, video animations) run at once by this process.' },
+  publicUrl: { env: 'HALFTONE_PUBLIC_URL', kind: 'string', default: '', doc: 'Public origin for result URLs (e.g. `https://img.example.com`); empty = taken from the request (Host, X-Forwarded-Proto).' },
+  taskFetchTimeoutMs: { env: 'HALFTONE_TASK_FETCH_TIMEOUT_MS', kind: 'count', default: '10000', doc: 'Compression tasks: time budget for downloading `image_url` (failure = state -3).' },
+  taskPngKbyte: { env: 'HALFTONE_TASK_PNG_KBYTE', kind: 'string', default: 'allow', doc: 'Compression tasks: `allow` (default) = `kbyte` works for PNG output (palette search); `reject` = 400 `kbyte is not supported for png output`, as the reference.' },
+  taskRateLimit: { env: 'HALFTONE_TASK_RATE_LIMIT', kind: 'count', default: '2', doc: 'Compression tasks: requests per second per API key (create and query count alike); more answer 429 with Retry-After.' },
+  taskRetentionMs: { env: 'HALFTONE_TASK_RETENTION_MS', kind: 'count', default: '3600000', doc: 'Compression tasks: how long a task and its result URL live after creation (then 404).' },
+  taskSyncWaitMs: { env: 'HALFTONE_TASK_SYNC_WAIT_MS', kind: 'count', default: '30000', doc: 'Compression tasks: how long `sync=1` waits before answering the current, unfinished state.' },
+  taskTimeoutMs: { env: 'HALFTONE_TASK_TIMEOUT_MS', kind: 'count', default: '180000', doc: 'Compression tasks: processing cap of one task (then state -8).' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
   // Operations: logs, metrics, playground (docs/observability.md, docs/playground.md).
   logLevel: { env: 'HALFTONE_LOG_LEVEL', kind: 'string', default: 'info', doc: 'JSON log level on stdout: `fatal`, `error`, `warn`, `info` (one line per request), `debug`, `trace` or `silent`.' },
@@ -124,6 +131,8 @@ export function load(env: Record<string, string | undefined>): LoadResult {
   for (const [env, v] of [['HALFTONE_ANY_PUBLIC_ORIGIN', cfg.anyPublicOrigin], ['HALFTONE_CF_STRICT', cfg.cfStrict]] as const) {
     if (v !== 'true' && v !== 'false') errors.push(`${env}: expected true or false but received ${JSON.stringify(v)}`);
   }
+  if (cfg.taskPngKbyte !== 'allow' && cfg.taskPngKbyte !== 'reject') errors.push(`HALFTONE_TASK_PNG_KBYTE: expected allow or reject but received ${JSON.stringify(cfg.taskPngKbyte)}`);
+  if (cfg.publicUrl !== '' && !/^https?:\/\/[^/?#]+\/?$/.test(cfg.publicUrl)) errors.push(`HALFTONE_PUBLIC_URL: expected an origin such as https://img.example.com but received ${JSON.stringify(cfg.publicUrl)}`);
   if (cfg.cfDefaultFit !== 'scale-down' && cfg.cfDefaultFit !== 'contain') errors.push(`HALFTONE_CF_DEFAULT_FIT: expected scale-down or contain but received ${JSON.stringify(cfg.cfDefaultFit)}`);
   if (!/^\/[^?#]*[^/?#]$/.test(cfg.cfPrefix)) errors.push(`HALFTONE_CF_PREFIX: expected a path such as /cdn-cgi/image but received ${JSON.stringify(cfg.cfPrefix)}`);
   if (!/^[-_/!]*$/.test(cfg.styleDelimiters)) errors.push(`HALFTONE_OSS_STYLE_DELIMITERS: expected only the characters - _ / ! but received ${JSON.stringify(cfg.styleDelimiters)}`);

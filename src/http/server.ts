@@ -13,6 +13,8 @@ import { newRequestId } from './oss/request.js';
 import { registerObservability, type ObservabilityDeps } from './observability.js';
 import { registerApiDocs, type ApiDocsOptions } from './docs/openapi.js';
 import { registerPlayground, type PlaygroundDeps } from './playground/routes.js';
+import { registerTaskRoutes, type TaskRouteDeps } from './tasks/imgcompress.js';
+import { registerResultsRoutes, type ResultsRouteDeps } from './results.js';
 
 export interface ServerDeps {
   readonly oss: OssRouteDeps;
@@ -28,6 +30,10 @@ export interface ServerDeps {
   readonly apiDocs?: ApiDocsOptions;
   /** Web playground at `/playground`; absent = not mounted. */
   readonly playground?: PlaygroundDeps;
+  /** Compression task API (`/api/tasks/visual/imgcompress`); absent = not mounted. */
+  readonly tasks?: TaskRouteDeps;
+  /** Signed result files (`/results/:id/:name`); absent = not mounted. */
+  readonly results?: ResultsRouteDeps;
 }
 
 /** Builds the HTTP application. */
@@ -63,6 +69,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   // Registered before the OSS catch-all; find-my-way prefers the longer static prefix anyway.
   if (deps.cloudflare !== undefined) registerCloudflareRoutes(app, deps.cloudflare);
   if (deps.images !== undefined) registerImagesRoutes(app, deps.images);
+  if (deps.tasks !== undefined) registerTaskRoutes(app, deps.tasks);
+  if (deps.results !== undefined) registerResultsRoutes(app, deps.results);
   registerOssRoutes(app, deps.oss);
   return app;
 }

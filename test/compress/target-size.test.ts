@@ -39,7 +39,8 @@ async function check(
   const meta = await sharp(res.data).metadata();
   assert.equal(meta.format === 'heif' ? 'avif' : meta.format, format, where);
   assert.deepEqual([meta.width, meta.height], [want.width, want.height], where);
-  assert.ok(res.encodes >= 1 && res.encodes <= 8, `too many encodes: ${where}`);
+  // PNG searches three knobs (quality, dithering, palette level), the lossy formats one.
+  assert.ok(res.encodes >= 1 && res.encodes <= (format === 'png' ? 16 : 8), `too many encodes: ${where}`);
   if (want.reachable) assert.ok(res.data.length >= 0.9 * target, `more than 10 % below: ${where}`);
 }
 
@@ -85,7 +86,7 @@ test('corpus photos resized to 600 px wide, every format at three targets', { sk
         assert.ok(res.data.length <= t, where);
         assert.equal(res.format, format);
         if (!res.scaled) assert.deepEqual([res.width, res.height], [600, height], where);
-        assert.ok(res.encodes <= 8 || res.scaled, where);
+        assert.ok(res.encodes <= (format === 'png' ? 16 : 8) || res.scaled, where);
         // Lossy formats at these targets are reachable at 600 px (quality 30 is far smaller)
         // unless quality 100 already fits.
         if (format !== 'png') assert.ok(!res.scaled, where);

@@ -11,8 +11,8 @@
  *   (bracketed once one trial fits and one does not, bisection when the secant repeats itself),
  *   aiming at 97.5 % of the target and stopping as soon as a trial lands in [95 %, 100 %].
  * - PNG: lossless first (if it fits it is the best answer); otherwise palette quantisation
- *   (libimagequant through sharp, at most 256 colours, dithered) with the same search over the
- *   quantiser quality [0, 100], which sets how many colours it keeps (see encodePng).
+ *   (libimagequant through sharp) searched over the quantiser quality [0, 100], then the
+ *   dithering level, then fewer palette levels (256/16/4/2 colours) — see searchPalette.
  * - When even the lowest setting is above the target, the raw pixels are downscaled by
  *   sqrt(target / bytes) (a little less, at most 0.9 per step, a few steps) and searched again.
  *
@@ -54,6 +54,10 @@ export interface CompressToTargetResult {
   readonly quality?: number;
   /** Palette size of a quantised PNG result (absent for lossless PNG and the lossy formats). */
   readonly colours?: number;
+  /** Dithering level (0–1) of a quantised PNG result. */
+  readonly dither?: number;
+  /** The `colours` option a quantised PNG result was encoded with (256, 16, 4 or 2: a bit depth). */
+  readonly paletteLevel?: number;
   /** How many trial encodes the search made (the result is one of them). */
   readonly encodes: number;
   /** True when the image had to be downscaled below the requested/source size to fit. */
@@ -69,7 +73,7 @@ const MAX_DOWNSCALES = 6;
 /** Trial budget of one search at one size. */
 const SEARCH_BUDGET = 7;
 
-interface Raw {
+export interface Raw {
   readonly data: Buffer;
   readonly width: number;
   readonly height: number;
@@ -92,7 +96,7 @@ export async function compressToTarget(input: Buffer, opts: CompressToTargetOpti
 
   const info = await probe(input);
   checkSourceLimits(info, { ops: [], output: {} }, opts.limits ?? DEFAULT_LIMITS, 1);
-  const base = await decodeOnce(input, info, opts, format);
+  const base = await decodeForOutput(input, info, opts, format);
   checkOutputLimits(format, base.width, base.height);
 
   let encodes = 0;
@@ -110,8 +114,9 @@ export async function compressToTarget(input: Buffer, opts: CompressToTargetOpti
         const lossless = await encodePng(raw, undefined);
         if (lossless.length <= targetBytes) return done(format, lossless, raw, undefined, undefined, encodes, false);
       }
-      // The quantiser's bytes grow about linearly with ln(quality + 1), hence the log scale.
-      found = await search(0, 100, step === 0 ? 90 : 0, trial, targetBytes, 0.3, true);
+      const png = await searchPalette(raw, targetBytes, step === 0, () => encodes++);
+      if ('data' in png) return { ...done(format, png.data, raw, png.quality, paletteSize(png.data), encodes, step > 0), dither: png.dither, paletteLevel: png.colours };
+      found = png;
     } else {
       const start = step > 0 ? minQuality : format === 'avif' ? 60 : 80;
       found = await search(minQuality, 100, start, trial, targetBytes, 0.03);
@@ -219,11 +224,21 @@ async function search(
   return { tooBig: sizes.get(min) as number };
 }
 
-async function decodeOnce(input: Buffer, info: Awaited<ReturnType<typeof probe>>, opts: CompressToTargetOptions, format: TargetFormat): Promise<Raw> {
+/**
+ * Decodes a probed (limits-checked) source once to upright raw 8-bit sRGB pixels, resized to the
+ * requested width/height (one: aspect kept; both: exact) and, for JPEG output, flattened on white.
+ * The EXIF orientation is applied for every source, including BMP/HEIC decoded to raw pixels.
+ */
+export async function decodeForOutput(
+  input: Buffer,
+  info: Awaited<ReturnType<typeof probe>>,
+  opts: { readonly width?: number | undefined; readonly height?: number | undefined },
+  format: TargetFormat,
+): Promise<Raw> {
   const src = await toSharpInput(input, info);
   let img: Sharp;
   try {
-    img = Buffer.isBuffer(src) ? sharp(src, { limitInputPixels: false }).autoOrient() : sharp(src.data, { raw: src.raw });
+    img = Buffer.isBuffer(src) ? sharp(src, { limitInputPixels: false }).autoOrient() : await orientRaw(sharp(src.data, { raw: src.raw }), info.orientation);
   } catch (err) {
     throw new AppError('CORRUPT_IMAGE', 'The source image is corrupt or truncated and cannot be read.', { cause: err });
   }
@@ -241,12 +256,32 @@ async function decodeOnce(input: Buffer, info: Awaited<ReturnType<typeof probe>>
   }
 }
 
+/**
+ * Applies an EXIF orientation to pixels that carry no EXIF (raw BMP/HEIC decodes). sharp mirrors
+ * before it rotates within one pipeline, hence flip/flop first: 5 (transpose) = flip + 90°,
+ * 7 (transverse) = flop + 90°.
+ */
+export async function orientRaw(img: Sharp, orientation: number): Promise<Sharp> {
+  if (orientation <= 1 || orientation > 8) return img;
+  const ops: Record<number, (s: Sharp) => Sharp> = {
+    2: (s) => s.flop(),
+    3: (s) => s.rotate(180),
+    4: (s) => s.flip(),
+    5: (s) => s.flip().rotate(90),
+    6: (s) => s.rotate(90),
+    7: (s) => s.flop().rotate(90),
+    8: (s) => s.rotate(270),
+  };
+  const { data, info } = await (ops[orientation] as (s: Sharp) => Sharp)(img).raw().toBuffer({ resolveWithObject: true });
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+}
+
 async function downscale(base: Raw, width: number, height: number): Promise<Raw> {
   const { data, info } = await fromRaw(base).resize({ width, height, fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
 
-function fromRaw(raw: Raw): Sharp {
+export function fromRaw(raw: Raw): Sharp {
   return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
 }
 
@@ -273,6 +308,104 @@ function encode(raw: Raw, format: TargetFormat, param: number): Promise<Buffer> 
 function encodePng(raw: Raw, quality: number | undefined): Promise<Buffer> {
   if (quality === undefined) return fromRaw(raw).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer();
   return fromRaw(raw).png({ palette: true, colours: 256, quality, effort: 7, dither: 1, compressionLevel: 9 }).toBuffer();
+}
+
+/** Palette bit depths libvips can write (`colours` is turned into one of these). */
+const PALETTE_LEVELS = [256, 16, 4, 2] as const;
+/** Below this share of the target, a palette fit makes the search try fewer colours. */
+const LOWER_LEVEL_RATIO = 0.8;
+/** Trials after which no lower palette level is started. */
+const PALETTE_BUDGET = 14;
+
+interface PaletteFit {
+  readonly data: Buffer;
+  readonly colours: number;
+  readonly quality: number;
+  readonly dither: number;
+}
+
+/**
+ * The largest palette PNG that fits, over three knobs (libimagequant through sharp):
+ *
+ * - colour levels 256 → 16 → 4 → 2 (bit depths 8, 4, 2, 1; libvips writes no other palette
+ *   sizes, so these are the colour-count steps);
+ * - at each level, the quantiser quality [0, 100] (fewer colours used for lower quality), searched
+ *   on a log scale (bytes grow about linearly with ln(quality + 1)) with full dithering;
+ * - then the dithering level [0, 1] between the fitting quality and the next one up: less
+ *   dithering compresses better, so it fills the gaps between integer qualities (and the wide gap
+ *   between quality 0 and 2).
+ *
+ * A level is left for the next one only when nothing fits or the best fit is below 80 % of the
+ * target (fewer colours look much worse, so they must buy a lot); a lower level is tried from its
+ * largest setting down. `tooBig` when nothing fits even at 2
+ * colours without dithering (then the caller downscales).
+ */
+async function searchPalette(raw: Raw, target: number, firstRound: boolean, count: () => void): Promise<(PaletteFit & { quality: number }) | { tooBig: number }> {
+  let best: PaletteFit | undefined;
+  let smallest = Infinity;
+  const inWindow = (n: number): boolean => n >= LOW_RATIO * target && n <= target;
+  const consider = (fit: PaletteFit): void => {
+    if (fit.data.length <= target && (!best || fit.data.length > best.data.length)) best = fit;
+  };
+  let trials = 0;
+  const enc = async (colours: number, quality: number, dither: number): Promise<Buffer> => {
+    count();
+    trials++;
+    const data = await fromRaw(raw).png({ palette: true, colours, quality, effort: 7, dither, compressionLevel: 9 }).toBuffer();
+    smallest = Math.min(smallest, data.length);
+    return data;
+  };
+  for (const colours of PALETTE_LEVELS) {
+    // Fewer colours cost visibly more than they gain unless the fit so far is poor.
+    if (colours !== 256 && best && (!firstRound || best.data.length >= LOWER_LEVEL_RATIO * target)) break;
+    if (colours !== 256) {
+      // So few colours leave the quantiser little to choose: only the largest setting and the
+      // dithering below it are tried.
+      if (trials >= PALETTE_BUDGET) break;
+      const top = await enc(colours, 100, 1);
+      if (top.length <= target) {
+        consider({ data: top, colours, quality: 100, dither: 1 });
+        break;
+      }
+      const tuned = await searchDither(target, (d) => enc(colours, 100, d));
+      if (tuned) consider({ data: tuned.data, colours, quality: 100, dither: tuned.dither });
+      if (best && inWindow(best.data.length)) return best;
+      continue;
+    }
+    const qualityFit = await search(0, 100, firstRound ? 90 : 0, (q) => enc(colours, q, 1), target, 0.3, true);
+    if ('data' in qualityFit) consider({ data: qualityFit.data, colours, quality: qualityFit.param, dither: 1 });
+    if (best && inWindow(best.data.length)) return best;
+    // Fill the gap above the fitting quality (or below quality 0) with less dithering.
+    const q = 'data' in qualityFit ? Math.min(100, qualityFit.param + 1) : 0;
+    if (!('data' in qualityFit) || qualityFit.param < 100) {
+      const tuned = await searchDither(target, (d) => enc(colours, q, d));
+      if (tuned) consider({ data: tuned.data, colours, quality: q, dither: tuned.dither });
+      if (best && inWindow(best.data.length)) return best;
+    }
+  }
+  return best ?? { tooBig: smallest };
+}
+
+/** The largest encode ≤ target over dithering [0, 1) (bytes fall as dithering falls); 3 trials at most. */
+async function searchDither(target: number, trial: (dither: number) => Promise<Buffer>): Promise<{ dither: number; data: Buffer } | undefined> {
+  const none = await trial(0);
+  if (none.length > target) return undefined;
+  let fit = { dither: 0, data: none };
+  if (none.length >= LOW_RATIO * target) return fit;
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 2; i++) {
+    const mid = Math.round(((lo + hi) / 2) * 100) / 100;
+    const data = await trial(mid);
+    if (data.length <= target) {
+      if (data.length > fit.data.length) fit = { dither: mid, data };
+      if (data.length >= LOW_RATIO * target) break;
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return fit;
 }
 
 /** Number of palette entries (PLTE chunk length / 3) of a PNG written by sharp. */
