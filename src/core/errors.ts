@@ -81,6 +81,9 @@ export const ERROR_CATALOGUE = {
   // --- Cloudflare dialect -------------------------------------------------------------------------
   UNSUPPORTED_OPTION: { status: 501, oss: 'NotImplemented', doc: 'A recognised option this server cannot perform (Cloudflare segment=foreground without a segmentation model). Cloudflare 9401 (501).' },
   SOURCE_LOOP: { status: 508, oss: 'InvalidArgument', doc: 'The transformation request itself carries the image-resizing Via marker (a resize of a resized response). Cloudflare 9403.' },
+  // --- result export to the client's storage (Abstract-style API s3_store / azure_store) ---------
+  EXPORT_TARGET_NOT_ALLOWED: { status: 403, oss: 'AccessDenied', doc: 'The export endpoint (s3_store / azure_store `endpoint`) is not a plain http(s) URL or is or resolves to a loopback, private, link-local, metadata or reserved address not listed in HALFTONE_ALLOWED_ORIGINS. Abstract: 400 validation_error.' },
+  EXPORT_FAILED: { status: 502, oss: 'InternalError', doc: 'The storage service refused the export (credentials, bucket, container) or could not be reached. Abstract: 400 validation_error naming the service error code.' },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

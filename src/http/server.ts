@@ -9,6 +9,7 @@ import { AppError } from '../core/errors.js';
 import { presentOssError, registerOssRoutes, type OssRouteDeps } from './oss/routes.js';
 import { registerCloudflareRoutes, type CfRouteDeps } from './cloudflare/routes.js';
 import { registerImagesRoutes, type ImagesRouteDeps } from './cloudflare/images.js';
+import { registerAbstractRoutes, type AbstractRouteDeps } from './abstract/routes.js';
 
 export interface ServerDeps {
   readonly oss: OssRouteDeps;
@@ -16,6 +17,8 @@ export interface ServerDeps {
   readonly cloudflare?: CfRouteDeps;
   /** Hosted images (delivery + Images REST API); absent = not mounted. */
   readonly images?: ImagesRouteDeps;
+  /** Abstract-style optimisation API (`/v1/url/`, `/v1/upload/`); absent = not mounted. */
+  readonly abstract?: AbstractRouteDeps;
   /** Fastify logger option (false in tests). */
   readonly logger?: boolean;
 }
@@ -44,6 +47,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   // Registered before the OSS catch-all; find-my-way prefers the longer static prefix anyway.
   if (deps.cloudflare !== undefined) registerCloudflareRoutes(app, deps.cloudflare);
   if (deps.images !== undefined) registerImagesRoutes(app, deps.images);
+  if (deps.abstract !== undefined) registerAbstractRoutes(app, deps.abstract);
   registerOssRoutes(app, deps.oss);
   return app;
 }
