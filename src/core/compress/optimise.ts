@@ -114,8 +114,10 @@ export async function optimiseImage(input: Buffer, options: OptimiseOptions): Pr
     let img: Sharp = Buffer.isBuffer(decoded)
       ? sharp(decoded, { ...common, ...(animated ? { animated: true } : { pages: 1 }) })
       : sharp(decoded.data, { ...common, raw: decoded.raw });
-    for (const step of geometry.steps) img = applyStep(img, step);
-    if (!formatHasAlpha(format)) img = img.flatten({ background: WHITE });
+    const opaque = !formatHasAlpha(format);
+    for (const step of geometry.steps) img = applyStep(img, opaque && step.op === 'extend' ? { ...step, background: overWhite(step.background) } : step);
+    // sharp flattens before extending: bands get their final, opaque colour above.
+    if (opaque) img = img.flatten({ background: WHITE });
     data = await encode(img, format, options.lossy, quality, info);
   } catch (err) {
     throw isAppError(err) ? err : asDecodeError(err);
@@ -128,6 +130,13 @@ export async function optimiseImage(input: Buffer, options: OptimiseOptions): Pr
     return { ...base, data: input, unchanged: true };
   }
   return { ...base, data, unchanged: false };
+}
+
+/** A colour composited over white (what a band looks like in a format without alpha). */
+export function overWhite(c: Rgba): Rgba {
+  const a = Math.max(0, Math.min(1, c.alpha));
+  const mix = (v: number) => Math.round(v * a + 255 * (1 - a));
+  return { r: mix(c.r), g: mix(c.g), b: mix(c.b), alpha: 1 };
 }
 
 function applyStep(img: Sharp, step: GeometryStep): Sharp {
