@@ -4,7 +4,7 @@
  * `endpoint` (Azurite: `http://127.0.0.1:10000/<account>`). The endpoint passes the export address
  * policy (endpoint-guard.ts); every request the SDK sends uses the guarded agent.
  */
-import { BlobServiceClient, newPipeline, Pipeline, RestError, StorageSharedKeyCredential, type RequestPolicy, type RequestPolicyFactory, type WebResource } from '@azure/storage-blob';
+import { BlobServiceClient, newPipeline, RestError, StorageSharedKeyCredential, type RequestPolicy, type RequestPolicyFactory, type WebResource } from '@azure/storage-blob';
 import { AppError } from '../../core/errors.js';
 import type { AzureExportTarget, ExportedObject, ExportObject, ResultExporter } from '../../ports/result-exporter.js';
 import { createEndpointGuard, guardRefusal, type EndpointGuardOptions } from './endpoint-guard.js';
@@ -28,7 +28,7 @@ export function createAzureExporter(opts: AzureExporterOptions = {}): ResultExpo
         throw new AppError('EXPORT_FAILED', 'The Azure account key is not valid base64.', { cause: err });
       }
       const agent = guarded.url.protocol === 'https:' ? guarded.httpsAgent : guarded.httpAgent;
-      // Last factory = closest to the HTTP client: every attempt goes out through the guarded agent.
+      // Every request (and retry) carries the guarded agent.
       const withAgent: RequestPolicyFactory = {
         create: (next: RequestPolicy): RequestPolicy => ({
           sendRequest: (request: WebResource) => {
@@ -37,8 +37,10 @@ export function createAzureExporter(opts: AzureExporterOptions = {}): ResultExpo
           },
         }),
       };
-      const base = newPipeline(credential, { retryOptions: { maxTries: 2, tryTimeoutInMs: opts.timeoutMs ?? 30_000 } });
-      const service = new BlobServiceClient(guarded.url.href.replace(/\/+$/, ''), new Pipeline([...base.factories, withAgent], base.options));
+      const pipeline = newPipeline(credential, { retryOptions: { maxTries: 2, tryTimeoutInMs: opts.timeoutMs ?? 30_000 } });
+      // Added to the pipeline newPipeline built (it keeps the credential on that object).
+      pipeline.factories.unshift(withAgent);
+      const service = new BlobServiceClient(guarded.url.href.replace(/\/+$/, ''), pipeline);
       const blob = service.getContainerClient(target.container).getBlockBlobClient(target.blobName);
       try {
         await blob.uploadData(object.bytes, { blobHTTPHeaders: { blobContentType: object.contentType } });

@@ -18,6 +18,8 @@ export interface EndpointGuardOptions {
   readonly allowedOrigins?: readonly string[];
   /** HALFTONE_ANY_PUBLIC_ORIGIN: false = only listed origins. Default true. */
   readonly anyPublicOrigin?: boolean;
+  /** Host name resolver (default: the OS resolver, all addresses); tests inject one. */
+  readonly lookup?: (hostname: string) => Promise<readonly LookupAddress[]>;
 }
 
 export interface GuardedEndpoint {
@@ -39,6 +41,9 @@ const notAllowed = (why: string, cause?: unknown): AppError =>
 export function createEndpointGuard(opts: EndpointGuardOptions = {}): EndpointGuard {
   const allowList: AllowList = parseAllowList(opts.allowedOrigins ?? []);
   const policy: UrlPolicy = { allowList, anyPublicOrigin: opts.anyPublicOrigin ?? true };
+  const resolve = opts.lookup ?? ((hostname: string) => new Promise<readonly LookupAddress[]>((ok, fail) => {
+    dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => (err ? fail(err) : ok(addresses)));
+  }));
   return {
     guard(endpoint) {
       const checked = checkUrl(endpoint, policy);
@@ -53,8 +58,7 @@ export function createEndpointGuard(opts: EndpointGuardOptions = {}): EndpointGu
       const privateAllowed = originMayBePrivate(allowList, url.protocol, url.hostname, url.port);
       const lookup = ((hostname: string, options: LookupAllOptions | number | undefined, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
         const wantAll = typeof options === 'object' && options !== null && options.all === true;
-        dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => {
-          if (err) return callback(err, '');
+        resolve(hostname).then((addresses) => {
           for (const a of addresses) {
             const cls = classifyAddress(a.address) ?? 'reserved';
             if (!mayConnect(cls, privateAllowed)) {
@@ -63,9 +67,9 @@ export function createEndpointGuard(opts: EndpointGuardOptions = {}): EndpointGu
           }
           const first = addresses[0];
           if (first === undefined) return callback(new Error(`no address for ${hostname}`), '');
-          if (wantAll) return callback(null, addresses);
+          if (wantAll) return callback(null, [...addresses]);
           return callback(null, first.address, first.family);
-        });
+        }, (err: Error) => callback(err, ''));
       }) as unknown as NetLookup;
       const httpAgent = new HttpAgent({ lookup, keepAlive: false });
       const httpsAgent = new HttpsAgent({ lookup, keepAlive: false });
@@ -78,6 +82,8 @@ export function createEndpointGuard(opts: EndpointGuardOptions = {}): EndpointGu
 export function guardRefusal(err: unknown): AppError | undefined {
   for (let e: unknown = err, i = 0; e !== null && typeof e === 'object' && i < 6; e = (e as { cause?: unknown }).cause, i++) {
     if (e instanceof AppError && e.code === 'EXPORT_TARGET_NOT_ALLOWED') return e;
+    // Some SDKs re-wrap transport errors and keep only the code.
+    if ((e as { code?: unknown }).code === 'EXPORT_TARGET_NOT_ALLOWED') return notAllowed('The storage endpoint must be a publicly reachable host.', err);
   }
   return undefined;
 }

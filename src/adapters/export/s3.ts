@@ -27,7 +27,9 @@ export function createS3Exporter(opts: S3ExporterOptions = {}): ResultExporter<S
       const base = guarded.url.href.replace(/\/+$/, '');
       const client = new S3Client({
         region: target.region,
-        ...(custom ? { endpoint: base, forcePathStyle: true } : {}),
+        // S3-compatible servers: path-style, and checksums only where S3 requires them (many
+        // compatible servers reject the newer flexible-checksum headers).
+        ...(custom ? { endpoint: base, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
         credentials: {
           accessKeyId: target.accessKeyId,
           secretAccessKey: target.secretAccessKey,
