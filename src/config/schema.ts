@@ -42,7 +42,7 @@ export const CONFIG_SCHEMA = {
   cfStrict: { env: 'HALFTONE_CF_STRICT', kind: 'string', default: 'false', doc: '`true`: invalid or unknown Cloudflare options answer 400 / 9401; `false`: they are ignored with a `Warning: cf-images 299` header.' },
   cfAccountHash: { env: 'HALFTONE_CF_ACCOUNT_HASH', kind: 'string', default: 'halftone', doc: 'Account hash in hosted-image delivery URLs (`/cdn-cgi/imagedelivery/<hash>/<id>/<variant>`).' },
   cfAccountId: { env: 'HALFTONE_CF_ACCOUNT_ID', kind: 'string', default: 'halftone', doc: 'Account id of the Images REST API (`/client/v4/accounts/<id>/images/...`).' },
-  apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'Bearer tokens accepted by the Images REST API (comma-separated); empty = the API answers 401.' },
+  apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'API keys (comma-separated): Bearer tokens of the Images REST API and `api_key` of the Abstract-style API (`/v1/url/`, `/v1/upload/`); empty = those APIs answer 401.' },
   jobConcurrency: { env: 'HALFTONE_JOB_CONCURRENCY', kind: 'count', default: '2', doc: 'Most background jobs (compression tasks, video animations) run at once by this process.' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
 } as const satisfies Record<string, Setting<Kind>>;
