@@ -20,6 +20,8 @@ import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-tran
 import { createHostedImages } from './app/hosted-images.js';
 import { createEmbeddedQueue } from './adapters/queue/embedded.js';
 import type { JobRecord } from './ports/job-queue.js';
+import type { ResultFiles } from './ports/result-files.js';
+import type { AbstractRouteDeps } from './http/abstract/routes.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -85,7 +87,27 @@ export async function compose(config: Config, log: (line: string) => void = cons
     onExpire: (job) => expireHooks.get(job.kind)?.(job),
   });
   const onInternalError = (err: unknown, requestId: string) => console.error(`halftone: internal error (request ${requestId}):`, err);
+  // --- Abstract-style API (/v1/url/, /v1/upload/) ----------------------------------------------
+  // MERGE (temporary placeholder): the result files adapter comes from the tasks branch
+  // (src/adapters/results/fs.ts, served by GET /results/:id/:name); until it is composed here the
+  // Abstract routes are not mounted. MERGE: pass the shared per-key rate limiter as `rateLimit`.
+  const abstractResultFiles: ResultFiles | undefined = undefined;
+  const abstractRoutes: AbstractRouteDeps | undefined = abstractResultFiles === undefined ? undefined : {
+    // The engine and the storage SDKs are loaded on first use, like the other dialects.
+    optimise: async (source, options) => {
+      const [mod, s3, azure] = await Promise.all([import('./app/abstract-optimise.js'), import('./adapters/export/s3.js'), import('./adapters/export/azure.js')]);
+      const policy = { allowedOrigins: config.allowedOrigins, anyPublicOrigin: config.anyPublicOrigin === 'true' };
+      return mod.optimiseAbstract(source, options, {
+        fetcher,
+        resultFiles: abstractResultFiles,
+        exporters: { s3: s3.createS3Exporter(policy), azure: azure.createAzureExporter(policy) },
+      });
+    },
+    apiKeys: config.apiKeys.split(',').map((k) => k.trim()).filter((k) => k !== ''),
+    onInternalError,
+  };
   const app = buildServer({
+    ...(abstractRoutes === undefined ? {} : { abstract: abstractRoutes }),
     images: {
       images: createHostedImages({ objects, fetcher, accountHash: config.cfAccountHash }),
       transform: cfTransform,

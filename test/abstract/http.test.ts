@@ -202,6 +202,10 @@ test('lossless PNG keeps every pixel; lossy PNG is palette-quantised and smaller
   const out = await download(lossless.json.url);
   assert.ok(lossless.json.bytes_saved > 0, `saved ${lossless.json.bytes_saved}`);
   assert.equal(await meanDiff(out, src), 0);
+  // Already optimal: a lossless run never grows a file, it answers the input as it is.
+  const again = await postUpload(h, out, { api_key: KEY }, 'a.png');
+  assert.equal(again.json.bytes_saved, 0);
+  assert.ok((await download(again.json.url)).equals(out), 'the input bytes come back unchanged');
   const lossy = await postUpload(h, src, { api_key: KEY, lossy: true, quality: 60 }, 'a.png');
   const q = await download(lossy.json.url);
   assert.ok(lossy.json.final_size < lossless.json.final_size, `lossy ${lossy.json.final_size} lossless ${lossless.json.final_size}`);

@@ -170,6 +170,12 @@ test('HTTP: remote source failures map to 400 details.url', async () => {
   }
   const ok = await postJson(h, '/v1/url/', { api_key: KEY, url: `${origin.url}/small.jpg` });
   assert.equal(ok.status, 200);
+  // The same problems in upload mode are reported under details.image.
+  const text = await postUpload(h, Buffer.from('just some text'), { api_key: KEY }, 'notes.jpg');
+  assert.equal(text.status, 400);
+  assert.deepEqual(text.json.error.details, { image: ['The file is not an image in a supported format (JPEG, PNG, WebP, GIF, AVIF, TIFF, BMP, HEIC).'] });
+  const empty = await postUpload(h, Buffer.alloc(0), { api_key: KEY }, 'empty.jpg');
+  assert.deepEqual(empty.json.error.details, { image: ['The uploaded file is empty.'] });
 });
 
 test('HTTP: remote size cap is enforced (lowered cap for the test)', async () => {
