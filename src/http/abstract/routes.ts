@@ -9,7 +9,8 @@
  * some clients drop the POST body). The key is `api_key` in the JSON, else the `api_key` query
  * parameter, else `Authorization: Bearer <key>` (the last two are in Abstract's OpenAPI file only),
  * compared in constant time against HALFTONE_API_KEYS. Bodies are read here with size caps while
- * streaming (JSON 64 KB; upload 32 MB via busboy limits). Every non-2xx answer is the spec's
+ * streaming (JSON 64 KB; upload 32 MB via busboy limits; an over-limit body is answered at once
+ * and the rest discarded unbuffered, up to one more cap, then the connection is dropped). Every non-2xx answer is the spec's
  * envelope `{"error": {"message", "code", "details"}}`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -77,22 +78,51 @@ function fallbackKey(req: FastifyRequest): string | undefined {
 }
 
 async function readJson(req: FastifyRequest): Promise<unknown> {
+  const tooBig = () => new AbstractValidationError({}, `The JSON body may not exceed ${JSON_LIMIT} bytes.`);
   const declared = Number(h(req, 'content-length') ?? '0');
-  if (declared > JSON_LIMIT) throw new AbstractValidationError({}, `The JSON body may not exceed ${JSON_LIMIT} bytes.`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req.raw as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > JSON_LIMIT) throw new AbstractValidationError({}, `The JSON body may not exceed ${JSON_LIMIT} bytes.`);
-    chunks.push(c);
+  if (declared > JSON_LIMIT) {
+    discardRest(req, JSON_LIMIT);
+    throw tooBig();
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size <= JSON_LIMIT) {
+        chunks.push(c);
+        return;
+      }
+      // Over the cap while streaming (chunked body): stop keeping it and answer now.
+      req.raw.off('data', onData);
+      chunks.length = 0;
+      discardRest(req, JSON_LIMIT);
+      reject(tooBig());
+    };
+    req.raw.on('data', onData);
+    req.raw.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.raw.once('error', (e) => reject(new AbstractValidationError({}, `The request body could not be read: ${e.message}`)));
+  });
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text) as unknown;
   } catch {
     throw new AbstractValidationError({}, 'The request body is not valid JSON.');
   }
+}
+
+/**
+ * Lets the client finish sending a body we will not use (discarding it, nothing is buffered), so
+ * that it reads our answer instead of a connection reset; past `bound` more bytes the connection
+ * is dropped.
+ */
+function discardRest(req: FastifyRequest, bound: number): void {
+  let extra = 0;
+  req.raw.on('data', (c: Buffer) => {
+    extra += c.length;
+    if (extra > bound) req.raw.socket.destroy();
+  });
+  req.raw.resume();
 }
 
 interface UploadForm {
@@ -117,6 +147,7 @@ function readForm(req: FastifyRequest, maxBytes: number): Promise<UploadForm> {
       if (failed) return;
       failed = true;
       req.raw.unpipe(bb);
+      discardRest(req, maxBytes);
       reject(err);
     };
     bb.on('field', (name, value, info) => {
@@ -194,7 +225,7 @@ export function registerAbstractRoutes(app: FastifyInstance, deps: AbstractRoute
   const byUrl = async (req: FastifyRequest, reply: FastifyReply) => {
     try {
       if (/^multipart\//i.test(h(req, 'content-type') ?? '')) {
-        req.raw.resume();
+        discardRest(req, maxUpload);
         return sendAbstractError(reply, 400, 'validation_error', 'Send a JSON body to /v1/url/ (uploads go to /v1/upload/).');
       }
       const body = await readJson(req);
@@ -211,22 +242,16 @@ export function registerAbstractRoutes(app: FastifyInstance, deps: AbstractRoute
   const byUpload = async (req: FastifyRequest, reply: FastifyReply) => {
     try {
       if (!/^multipart\/form-data/i.test(h(req, 'content-type') ?? '')) {
-        req.raw.resume();
+        discardRest(req, maxUpload);
         return sendAbstractError(reply, 400, 'validation_error', 'Send multipart/form-data with the parts image and data.', { image: [REQUIRED] });
       }
       const early = fallbackKey(req);
       if (early !== undefined && !keyAccepted(early, deps.apiKeys)) {
-        reply.header('connection', 'close');
+        discardRest(req, maxUpload);
         return sendAbstractError(reply, 401, 'unauthorized', 'Invalid API key provided.');
       }
-      let form: UploadForm;
-      try {
-        form = await readForm(req, maxUpload);
-      } catch (err) {
-        // Stop reading an oversized or broken upload: answer now and close the connection.
-        reply.header('connection', 'close');
-        throw err;
-      }
+      // An oversized or broken upload is answered at once; the rest of its body is discarded.
+      const form = await readForm(req, maxUpload);
       let body: unknown = {};
       if (form.data !== undefined && form.data.trim() !== '') {
         try {
