@@ -41,6 +41,7 @@ import { createFsResultFiles } from './adapters/results/fs.js';
 import { createFsTaskInputs } from './adapters/tasks/inputs-fs.js';
 import { createMemoryRateLimiter } from './adapters/ratelimit/memory.js';
 import { createCompressTasks, MAX_URL_BYTES } from './app/compress-tasks.js';
+import type { AbstractRouteDeps } from './http/abstract/routes.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -159,7 +160,26 @@ export async function compose(config: Config, log: (line: string) => void = cons
     publicUrl: config.publicUrl,
     onInternalError,
   };
+  // --- Abstract-style API (/v1/url/, /v1/upload/) ----------------------------------------------
+  // Results are published through the same signed result files as the compression tasks.
+  const abstractLimiter = createMemoryRateLimiter({ perSecond: config.abstractRateLimit });
+  const abstractRoutes: AbstractRouteDeps = {
+    // The engine and the storage SDKs are loaded on first use, like the other dialects.
+    optimise: async (source, options) => {
+      const [mod, s3, azure] = await Promise.all([import('./app/abstract-optimise.js'), import('./adapters/export/s3.js'), import('./adapters/export/azure.js')]);
+      const policy = { allowedOrigins: config.allowedOrigins, anyPublicOrigin: config.anyPublicOrigin === 'true' };
+      return mod.optimiseAbstract(source, options, {
+        fetcher,
+        resultFiles: results,
+        exporters: { s3: s3.createS3Exporter(policy), azure: azure.createAzureExporter(policy) },
+      });
+    },
+    apiKeys: config.apiKeys.split(',').map((k) => k.trim()).filter((k) => k !== ''),
+    rateLimit: (key) => abstractLimiter.take(key),
+    onInternalError,
+  };
   const app = buildServer({
+    abstract: abstractRoutes,
     logger: { level: config.logLevel },
     observability: {
       metrics,

@@ -87,6 +87,9 @@ export const ERROR_CATALOGUE = {
   VIDEO_TOO_LARGE: { status: 400, oss: 'EntityTooLarge', doc: 'The source video exceeds the duration, side or byte limit (HALFTONE_VIDEO_MAX_DURATION_S, HALFTONE_VIDEO_MAX_BYTES), checked by probing before decoding.' },
   VIDEO_TOOLS_UNAVAILABLE: { status: 501, oss: 'NotImplemented', doc: 'No ffmpeg/ffprobe was found (system PATH, HALFTONE_FFMPEG_PATH / HALFTONE_FFPROBE_PATH, or the bundled npm binaries).' },
   NO_SUCH_TASK: { status: 404, oss: 'ResourceNotFound', doc: 'The async task id is unknown or its record has expired (Halftone status / cancel extension).' },
+  // --- result export to the client's storage (Abstract-style API s3_store / azure_store) ---------
+  EXPORT_TARGET_NOT_ALLOWED: { status: 403, oss: 'AccessDenied', doc: 'The export endpoint (s3_store / azure_store `endpoint`) is not a plain http(s) URL or is or resolves to a loopback, private, link-local, metadata or reserved address not listed in HALFTONE_ALLOWED_ORIGINS. Abstract: 400 validation_error.' },
+  EXPORT_FAILED: { status: 502, oss: 'InternalError', doc: 'The storage service refused the export (credentials, bucket, container) or could not be reached. Abstract: 400 validation_error naming the service error code.' },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

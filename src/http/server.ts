@@ -15,6 +15,7 @@ import { registerApiDocs, type ApiDocsOptions } from './docs/openapi.js';
 import { registerPlayground, type PlaygroundDeps } from './playground/routes.js';
 import { registerTaskRoutes, type TaskRouteDeps } from './tasks/imgcompress.js';
 import { registerResultsRoutes, type ResultsRouteDeps } from './results.js';
+import { registerAbstractRoutes, type AbstractRouteDeps } from './abstract/routes.js';
 
 export interface ServerDeps {
   readonly oss: OssRouteDeps;
@@ -34,6 +35,8 @@ export interface ServerDeps {
   readonly tasks?: TaskRouteDeps;
   /** Signed result files (`/results/:id/:name`); absent = not mounted. */
   readonly results?: ResultsRouteDeps;
+  /** Abstract-style optimisation API (`/v1/url/`, `/v1/upload/`); absent = not mounted. */
+  readonly abstract?: AbstractRouteDeps;
 }
 
 /** Builds the HTTP application. */
@@ -71,6 +74,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   if (deps.images !== undefined) registerImagesRoutes(app, deps.images);
   if (deps.tasks !== undefined) registerTaskRoutes(app, deps.tasks);
   if (deps.results !== undefined) registerResultsRoutes(app, deps.results);
+  if (deps.abstract !== undefined) registerAbstractRoutes(app, deps.abstract);
   registerOssRoutes(app, deps.oss);
   return app;
 }
