@@ -53,7 +53,7 @@ export function v1Authorization(r: SignedRequest, headers: Record<string, string
 export async function oss(server: { url: string }, r: SignedRequest): Promise<Res> {
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream', ...r.headers };
   if (!r.anonymous) {
-    headers['x-oss-date'] ??= r.date ?? new Date().toUTCString();
+    if (headers['date'] === undefined) headers['x-oss-date'] ??= r.date ?? new Date().toUTCString();
     headers['authorization'] = v1Authorization(r, headers);
   }
   const res = await fetch(server.url + ossPath(r.bucket, r.key, r.query), {
