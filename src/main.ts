@@ -86,6 +86,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
   });
   const onInternalError = (err: unknown, requestId: string) => console.error(`halftone: internal error (request ${requestId}):`, err);
   const app = buildServer({
+    limits: { headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs, idleTimeoutMs: config.idleTimeoutMs },
     images: {
       images: createHostedImages({ objects, fetcher, accountHash: config.cfAccountHash }),
       transform: cfTransform,
@@ -136,6 +137,8 @@ export async function main(env: Record<string, string | undefined> = process.env
   const address = await composed.app.listen({ port: loaded.config.port, host: loaded.config.host });
   console.log(`halftone: listening on ${address} (data dir ${resolve(loaded.config.dataDir)})`);
   const stop = () => {
+    // In-flight requests finish (Fastify close); a stalled one cannot hold the exit for ever.
+    setTimeout(() => process.exit(1), loaded.config.shutdownGraceMs).unref();
     composed.close().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGINT', stop);

@@ -45,6 +45,11 @@ export const CONFIG_SCHEMA = {
   apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'Bearer tokens accepted by the Images REST API (comma-separated); empty = the API answers 401.' },
   jobConcurrency: { env: 'HALFTONE_JOB_CONCURRENCY', kind: 'count', default: '2', doc: 'Most background jobs (compression tasks, video animations) run at once by this process.' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
+  // HTTP limits (slowloris defence, graceful shutdown)
+  headersTimeoutMs: { env: 'HALFTONE_HEADERS_TIMEOUT_MS', kind: 'count', default: '20000', doc: 'A request head (request line and headers) must arrive within this many milliseconds, else the connection is closed.' },
+  bodyTimeoutMs: { env: 'HALFTONE_BODY_TIMEOUT_MS', kind: 'count', default: '60000', doc: 'Bodies of non-streaming requests (all but object PUT, part upload and append) must arrive within this many milliseconds.' },
+  idleTimeoutMs: { env: 'HALFTONE_IDLE_TIMEOUT_MS', kind: 'count', default: '120000', doc: 'A connection with no traffic for this many milliseconds is closed (also bounds stalled uploads).' },
+  shutdownGraceMs: { env: 'HALFTONE_SHUTDOWN_GRACE_MS', kind: 'count', default: '30000', doc: 'On SIGTERM/SIGINT, in-flight requests get this many milliseconds to finish before the process exits (unfinished uploads leave no object).' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;
