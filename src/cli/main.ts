@@ -12,6 +12,7 @@ import { compressImage, targetFormatOf, MAX_KBYTE } from '../app/compress.js';
 import type { TargetFormat } from '../core/compress/target-size.js';
 import { isAppError } from '../core/errors.js';
 import { readInput, writeOutput } from './io.js';
+import { doctorExitCode, registerDoctor } from './doctor.js';
 
 const noObjects = async (key: string): Promise<Buffer> => {
   throw new Error(`watermark object ${JSON.stringify(key)}: image watermarks read other objects; on the CLI pass --objects <dir>`);
@@ -127,6 +128,8 @@ export function buildCli(): Command {
       process.stdout.write(`${res.kind === 'json' ? res.body : ''}\n`);
     });
 
+  registerDoctor(program);
+
   return program;
 }
 
@@ -135,7 +138,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildCli();
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return argv[0] === 'doctor' ? doctorExitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version exit through here with code 0.
