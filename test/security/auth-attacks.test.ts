@@ -234,3 +234,20 @@ test('Images REST API refuses missing and wrong bearer tokens', async () => {
   tried.push('Images API with the right token on another account');
   assert.equal(other.status, 403);
 });
+
+test('regression: stored metadata a header cannot carry (hosted upload file name with CR/LF or Cyrillic) is percent-encoded, not a 500', async () => {
+  for (const [id, filename] of [['crlf-name', 'a\r\nSet-Cookie: pwned=1.png'], ['cyrillic-name', 'фото.png']] as const) {
+    const form = new FormData();
+    form.set('file', new Blob([jpeg]), filename);
+    form.set('id', id);
+    const up = await get(`${server.url}/client/v4/accounts/halftone/images/v1`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: form });
+    assert.equal(up.status, 200, up.body.toString());
+    tried.push(`hosted upload whose file name holds ${id === 'crlf-name' ? 'CR/LF + Set-Cookie' : 'non-Latin-1 text'}, then OSS GET of the stored object`);
+    for (const method of ['GET', 'HEAD']) {
+      const res = await oss(server, { method, bucket: 'halftone-images', key: `images/${id}` });
+      assert.equal(res.status, 200, `${method} ${id}: ${res.status} ${res.body.toString().slice(0, 200)}`);
+      assert.equal(res.headers.get('set-cookie'), null);
+      assert.equal(decodeURIComponent(res.headers.get('x-oss-meta-filename') ?? ''), filename);
+    }
+  }
+});

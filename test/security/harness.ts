@@ -337,11 +337,11 @@ export const DIALECTS: readonly Dialect[] = [
   },
 ];
 
-/** Starts a server with every landed dialect mounted and a public-read bucket for sources. */
+/** Starts a server with every landed dialect mounted, remote fetches limited to the loopback origin, and a public-read-write bucket. */
 export async function startSuite(extraEnv: Record<string, string> = {}): Promise<SuiteContext> {
   const origin = await startOrigin();
   const apiToken = 'security-suite-token';
-  const server = await startServer({ env: { HALFTONE_ALLOWED_ORIGINS: origin.url, HALFTONE_API_KEYS: apiToken, ...extraEnv } });
+  const server = await startServer({ env: { HALFTONE_ALLOWED_ORIGINS: origin.url, HALFTONE_ANY_PUBLIC_ORIGIN: 'false', HALFTONE_API_KEYS: apiToken, ...extraEnv } });
   const bucket = 'hostile';
   const made = await oss(server, { method: 'PUT', bucket, headers: { 'x-oss-acl': 'public-read-write' } });
   if (made.status !== 200) throw new Error(`bucket: ${made.status} ${made.body.toString()}`);

@@ -178,7 +178,7 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
     return new Promise((resolve, reject) => {
       let bb: busboy.Busboy;
       try {
-        bb = busboy({ headers: req.headers, limits: { fileSize: MAX_IMAGE_BYTES, files: 1, fields: 10, fieldSize: 8 * 1024 } });
+        bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { fileSize: MAX_IMAGE_BYTES, files: 1, fields: 10, fieldSize: 8 * 1024 } });
       } catch {
         reject(new AppError('UNSUPPORTED_FORMAT', 'Upload as multipart/form-data'));
         return;
