@@ -83,6 +83,12 @@ test('bombs are refused from their headers: IMAGE_TOO_LARGE and little memory', 
       assert.equal(res.status, 400, `${f.name}: ${res.body.toString()}`);
       assert.equal(code, 'ImageTooLarge', f.name);
     }
+    // Byte limit: a 21 MB object (a valid PNG followed by padding) is refused before decoding.
+    const big = Buffer.concat([await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).png().toBuffer(), Buffer.alloc(21 * 1024 * 1024)]);
+    await store(ctx, { name: 'big.png', data: big, mayDecode: false, bomb: true, svg: false }, 'big.png');
+    const bigRes = await oss(ctx.server, { method: 'GET', bucket: ctx.bucket, key: 'big.png', query: [['x-oss-process', 'image/resize,w_4']] });
+    codes['gen/21MB.png (byte limit)'] = `${bigRes.status} ${/<Code>([^<]+)<\/Code>/.exec(bigRes.body.toString())?.[1] ?? ''}`;
+    assert.equal(codes['gen/21MB.png (byte limit)'], '400 ImageTooLarge');
     const growth = peakRss(ctx.server.child.pid!) - before;
     await record('bombs', { bombs: bombs.length, codes, peakRssGrowthMB: Math.round(growth / 2 ** 20) });
     assert.ok(growth < BOMB_RSS_GROWTH, `peak RSS grew by ${Math.round(growth / 2 ** 20)} MB while refusing bombs`);
