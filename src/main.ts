@@ -18,6 +18,7 @@ import { createCachingFetcher } from './adapters/source/cache.js';
 import { createFaceApiDetector } from './adapters/faces/face-api.js';
 import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-transform.js';
 import { createHostedImages } from './app/hosted-images.js';
+import { createAdmission } from './app/admission.js';
 import { createEmbeddedQueue } from './adapters/queue/embedded.js';
 import type { JobRecord } from './ports/job-queue.js';
 
@@ -30,7 +31,7 @@ export interface Composed {
 }
 
 /** The engine is loaded on first use, so the object API starts fast and without sharp. */
-async function transform(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
+async function transformUnlimited(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
   const mod = await import('./app/transform-image.js');
   return mod.transformOss(source, process, deps);
 }
@@ -70,11 +71,14 @@ export async function compose(config: Config, log: (line: string) => void = cons
       sourceBucket: config.cfSourceBucket,
     },
   };
-  const cfTransform = async (req: CfRequest): Promise<CfResult> => {
+  // Every transformation goes through one bounded admission queue (503 OVERLOADED beyond it).
+  const admission = createAdmission({ concurrency: config.processConcurrency, maxQueue: config.processQueue });
+  const transform = (source: Buffer, process: string, deps: TransformDeps) => admission.run(() => transformUnlimited(source, process, deps));
+  const cfTransform = (req: CfRequest): Promise<CfResult> => admission.run(async () => {
     // Loaded on first use like the OSS engine, so the object API starts without sharp.
     const mod = await import('./app/cloudflare-transform.js');
     return mod.transformCloudflare(req, cfDeps);
-  };
+  });
   // Background jobs (compression tasks, video animations): one durable queue per data dir and
   // process. Use cases register their handler and, when their jobs own files, an expiry hook that
   // removes those files before the job row is swept.
