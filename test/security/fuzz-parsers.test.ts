@@ -38,6 +38,7 @@ function coded(what: string, fn: () => unknown): void {
 // ---------------------------------------------------------------- value generators
 const hostileValue = fc.oneof(
   fc.integer({ min: -2147483648, max: 2147483647 }).map(String),
+  fc.constantFrom('constructor', '__proto__', 'valueOf', 'toString'),
   fc.constantFrom('0', '-0', '1e309', 'NaN', 'Infinity', '-1', '0x10', '1.5', '00012', '99999999999999999999', '', ' ', '%', '%00', '\u0000', '..', '/', ',', '_', '|'),
   fc.double().map(String),
   fc.string({ maxLength: 12 }),
@@ -46,7 +47,9 @@ const hostileValue = fc.oneof(
   fc.stringMatching(/^[0-9a-fA-F]{0,8}$/),
 );
 const ossKey = fc.constantFrom('w', 'h', 'l', 's', 'm', 'p', 'x', 'y', 'r', 'g', 't', 'q', 'Q', 'color', 'fill', 'limit', 'text', 'image', 'type', 'size', 'order', 'align', 'interval', 'voffset', 'shadow', 'rotate', 'fill', 'padx', 'pady', 'i', 'value', 'font', 'P');
-const ossAction = fc.tuple(fc.oneof(fc.constantFrom(...Object.keys(ACTIONS)), fc.string({ maxLength: 8 })), fc.array(fc.oneof(fc.tuple(ossKey, hostileValue).map(([k, v]) => `${k}_${v}`), hostileValue), { maxLength: 6 }))
+/** Names that exist on every object's prototype (a plain-object lookup would find them). */
+const PROTO_NAMES = ['constructor', '__proto__', 'valueOf', 'toString', 'hasOwnProperty', 'isPrototypeOf'];
+const ossAction = fc.tuple(fc.oneof(fc.constantFrom(...Object.keys(ACTIONS)), fc.constantFrom(...PROTO_NAMES), fc.string({ maxLength: 8 })), fc.array(fc.oneof(fc.tuple(ossKey, hostileValue).map(([k, v]) => `${k}_${v}`), hostileValue), { maxLength: 6 }))
   .map(([name, args]) => [name, ...args].join(','));
 const ossProcess = fc.oneof(
   fc.array(ossAction, { maxLength: 6 }).map((a) => `image/${a.join('/')}`),
@@ -54,7 +57,7 @@ const ossProcess = fc.oneof(
   fc.string({ maxLength: 80 }),
 );
 const cfPart = fc.oneof(
-  fc.tuple(fc.oneof(fc.constantFrom(...CF_KEYS), fc.string({ maxLength: 6 })), fc.oneof(hostileValue, fc.constantFrom('auto', 'scale-down', 'contain', 'cover', 'crop', 'pad', 'face', 'left', 'top', '0.5x0.5', 'avif', 'webp', 'json', 'red', '#fff', 'rgb(1,2,3)', 'hsl(1,2%,3%)', 'transparent', '1;2;3;4', '{"color":"red","width":1}', 'true', 'false'))).map(([k, v]) => `${k}=${v}`),
+  fc.tuple(fc.oneof(fc.constantFrom(...CF_KEYS), fc.constantFrom(...PROTO_NAMES), fc.string({ maxLength: 6 })), fc.oneof(hostileValue, fc.constantFrom('auto', 'scale-down', 'contain', 'cover', 'crop', 'pad', 'face', 'left', 'top', '0.5x0.5', 'avif', 'webp', 'json', 'red', '#fff', 'rgb(1,2,3)', 'hsl(1,2%,3%)', 'transparent', '1;2;3;4', '{"color":"red","width":1}', 'true', 'false'))).map(([k, v]) => `${k}=${v}`),
   fc.string({ maxLength: 12 }),
 );
 const cfSegment = fc.array(cfPart, { maxLength: 8 }).map((p) => p.join(','));
@@ -145,6 +148,16 @@ test('regression: CR/LF and non-Latin-1 values (found through the HTTP fuzz and 
   coded('regression', () => parseCfOptions('ключ=1,width=10', { strict: false }));
   coded('regression', () => parseOssProcess('image/resize,w_\r\n1'));
   coded('regression', () => splitUrl('/b/k?response-content-type=a%0D%0Ab'));
+});
+
+test('regression: prototype names are not actions, options or values (found by the fuzzer: image/valueOf was a TypeError)', () => {
+  for (const name of PROTO_NAMES) {
+    assert.throws(() => parseOssProcess(`image/${name}`), { code: 'UNKNOWN_ACTION' }, name);
+    assert.throws(() => parseOssProcess(`image/format,${name}`), { code: 'INVALID_ARGUMENT' }, name);
+    assert.throws(() => parseCfOptions(`${name}=1`, { strict: true }), { code: 'INVALID_ARGUMENT' }, name);
+    assert.deepEqual(parseCfOptions(`${name}=1,width=10`).options, { width: 10 });
+    assert.throws(() => parseCfOptions(`quality=${name}`, { strict: true }), { code: 'INVALID_ARGUMENT' }, name);
+  }
 });
 
 test('fuzz counts recorded', async () => {

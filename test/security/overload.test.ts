@@ -36,7 +36,7 @@ test('admission: runs at most `concurrency`, queues at most `maxQueue`, refuses 
 test('a burst beyond the queue gets 503 in the dialect shape; admitted requests complete; server up', async () => {
   const ctx = await startSuite({ HALFTONE_PROCESS_CONCURRENCY: '1', HALFTONE_PROCESS_QUEUE: '1' });
   try {
-    const big = await sharp({ create: { width: 1500, height: 1500, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+    const big = await sharp({ create: { width: 1500, height: 1500, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
     assert.equal((await oss(ctx.server, { method: 'PUT', bucket: ctx.bucket, key: 'big.png', body: big })).status, 200);
     const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => i % 2 === 0
       ? oss(ctx.server, { method: 'GET', bucket: ctx.bucket, key: 'big.png', query: [['x-oss-process', `image/blur,r_50,s_50/resize,w_${100 + i}`]] })
