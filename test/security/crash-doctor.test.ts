@@ -141,7 +141,7 @@ test(`SIGKILL during writes, ${ITERATIONS} iterations: acknowledged objects surv
         guard(oss(server, { method: 'PUT', bucket: B, key, headers: { 'x-oss-copy-source': `/${B}/${encodeURIComponent(srcKey)}` } }).then((r) => { if (r.status === 200) ack(key, h); }));
       }
 
-      await new Promise((r) => setTimeout(r, Math.floor(rand() * 400)));
+      await new Promise((r) => setTimeout(r, Math.floor(rand() * 1200)));
       const tmp = readdirSync(join(dataDir, 'tmp')).length;
       if (tmp > 0) stats.killedInFlight++;
       await server.kill();
