@@ -19,6 +19,7 @@ import { createFaceApiDetector } from './adapters/faces/face-api.js';
 import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-transform.js';
 import { createHostedImages } from './app/hosted-images.js';
 import { createEmbeddedQueue, type EmbeddedJobQueue } from './adapters/queue/embedded.js';
+import { createAdmission } from './app/admission.js';
 import type { JobRecord } from './ports/job-queue.js';
 import { createPromMetrics } from './adapters/metrics/prom.js';
 import { NOOP_METRICS } from './ports/metrics.js';
@@ -54,7 +55,7 @@ export interface Composed {
 }
 
 /** The engine is loaded on first use, so the object API starts fast and without sharp. */
-async function transform(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
+async function transformUnlimited(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
   const mod = await import('./app/transform-image.js');
   return mod.transformOss(source, process, deps);
 }
@@ -97,11 +98,14 @@ export async function compose(config: Config, log: (line: string) => void = cons
       sourceBucket: config.cfSourceBucket,
     },
   };
-  const cfTransform = async (req: CfRequest): Promise<CfResult> => {
+  // Every transformation goes through one bounded admission queue (503 OVERLOADED beyond it).
+  const admission = createAdmission({ concurrency: config.processConcurrency, maxQueue: config.processQueue });
+  const transform = (source: Buffer, process: string, deps: TransformDeps) => admission.run(() => transformUnlimited(source, process, deps));
+  const cfTransform = (req: CfRequest): Promise<CfResult> => admission.run(async () => {
     // Loaded on first use like the OSS engine, so the object API starts without sharp.
     const mod = await import('./app/cloudflare-transform.js');
     return mod.transformCloudflare(req, cfDeps);
-  };
+  });
   // Background jobs (compression tasks, video animations): one durable queue per data dir and
   // process. Use cases register their handler and, when their jobs own files, an expiry hook that
   // removes those files before the job row is swept.
@@ -204,6 +208,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
         onInternalError,
       },
     } : {}),
+    limits: { headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs, idleTimeoutMs: config.idleTimeoutMs },
     images: {
       images: createHostedImages({ objects, fetcher, accountHash: config.cfAccountHash }),
       transform: cfTransform,
@@ -258,6 +263,8 @@ export async function main(env: Record<string, string | undefined> = process.env
   const address = await composed.app.listen({ port: loaded.config.port, host: loaded.config.host });
   console.log(`halftone: listening on ${address} (data dir ${resolve(loaded.config.dataDir)})`);
   const stop = () => {
+    // In-flight requests finish (Fastify close); a stalled one cannot hold the exit for ever.
+    setTimeout(() => process.exit(1), loaded.config.shutdownGraceMs).unref();
     composed.close().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGINT', stop);

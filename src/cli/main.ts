@@ -14,6 +14,7 @@ import { isAppError } from '../core/errors.js';
 import { readInput, writeOutput } from './io.js';
 import { registerBatchCommand } from './batch.js';
 import { registerAnimate } from './animate.js';
+import { doctorExitCode, registerDoctor } from './doctor.js';
 
 const noObjects = async (key: string): Promise<Buffer> => {
   throw new Error(`watermark object ${JSON.stringify(key)}: image watermarks read other objects; on the CLI pass --objects <dir>`);
@@ -131,6 +132,7 @@ export function buildCli(): Command {
 
   registerBatchCommand(program);
   registerAnimate(program);
+  registerDoctor(program);
 
   return program;
 }
@@ -140,7 +142,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildCli();
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return argv[0] === 'doctor' ? doctorExitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version exit through here with code 0.

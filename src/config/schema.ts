@@ -70,6 +70,13 @@ export const CONFIG_SCHEMA = {
   videoMaxDurationS: { env: 'HALFTONE_VIDEO_MAX_DURATION_S', kind: 'count', default: '3600', doc: 'Longest source video (declared duration, probed before decoding), in seconds.' },
   videoMaxFrames: { env: 'HALFTONE_VIDEO_MAX_FRAMES', kind: 'count', default: '1000', doc: 'Most frames of one animated GIF/WebP (raise inter or set num for longer clips).' },
   videoTimeoutS: { env: 'HALFTONE_VIDEO_TIMEOUT_S', kind: 'count', default: '600', doc: 'Time budget of one video/animation attempt, in seconds (the task then fails with RequestTimeout).' },
+  // HTTP limits (slowloris defence, graceful shutdown)
+  headersTimeoutMs: { env: 'HALFTONE_HEADERS_TIMEOUT_MS', kind: 'count', default: '20000', doc: 'A request head (request line and headers) must arrive within this many milliseconds, else the connection is closed.' },
+  bodyTimeoutMs: { env: 'HALFTONE_BODY_TIMEOUT_MS', kind: 'count', default: '60000', doc: 'Bodies of non-streaming requests (all but object PUT, part upload and append) must arrive within this many milliseconds.' },
+  idleTimeoutMs: { env: 'HALFTONE_IDLE_TIMEOUT_MS', kind: 'count', default: '120000', doc: 'A connection with no traffic for this many milliseconds is closed (also bounds stalled uploads).' },
+  processConcurrency: { env: 'HALFTONE_PROCESS_CONCURRENCY', kind: 'count', default: '4', doc: 'Most image transformations run at once (OSS process, Cloudflare, hosted delivery); others wait in a bounded queue.' },
+  processQueue: { env: 'HALFTONE_PROCESS_QUEUE', kind: 'count', default: '64', doc: 'Most transformations waiting for a slot; beyond that a request is refused at once with 503 (OVERLOADED).' },
+  shutdownGraceMs: { env: 'HALFTONE_SHUTDOWN_GRACE_MS', kind: 'count', default: '30000', doc: 'On SIGTERM/SIGINT, in-flight requests get this many milliseconds to finish before the process exits (unfinished uploads leave no object).' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;

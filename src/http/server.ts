@@ -37,11 +37,46 @@ export interface ServerDeps {
   readonly results?: ResultsRouteDeps;
   /** Abstract-style optimisation API (`/v1/url/`, `/v1/upload/`); absent = not mounted. */
   readonly abstract?: AbstractRouteDeps;
+  /** Connection and request time limits (slowloris defence); defaults in DEFAULT_HTTP_LIMITS. */
+  readonly limits?: Partial<HttpLimits>;
+}
+
+/** Time and size limits of the HTTP listener. */
+export interface HttpLimits {
+  /** Whole request head (request line + headers) must arrive within this (Node headersTimeout). */
+  readonly headersTimeoutMs: number;
+  /** Bodies of non-streaming requests (everything but object PUT / append) must arrive within this. */
+  readonly bodyTimeoutMs: number;
+  /** A connection with no traffic at all for this long is closed (socket timeout). */
+  readonly idleTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+  /** Largest request head in bytes; larger heads get 431. */
+  readonly maxHeaderBytes: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  headersTimeoutMs: 20_000,
+  bodyTimeoutMs: 60_000,
+  idleTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 72_000,
+  maxHeaderBytes: 16 * 1024,
+};
+
+/** Streaming uploads (object PUT, part PUT, append) may take long; only idle time limits them. */
+function isStreamingUpload(method: string, url: string): boolean {
+  return method === 'PUT' || (method === 'POST' && /[?&]append(?:[=&]|$)/.test(url));
 }
 
 /** Builds the HTTP application. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...deps.limits };
   const app = Fastify({
+    // Slowloris defence: slow heads are cut by headersTimeout (checked every second), idle
+    // sockets by connectionTimeout, slow small bodies by the body deadline hook below.
+    http: { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: 1000 },
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     logger: deps.logger ?? false,
     // One id per request, in OSS's shape; sent as x-request-id (and x-oss-request-id by OSS routes).
     genReqId: () => newRequestId(),
@@ -60,6 +95,18 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
         ? new AppError('INVALID_URI', 'The request path is not valid percent-encoded UTF-8.')
         : new AppError('BAD_REQUEST', 'The request could not be processed.', { cause: err }));
     },
+  });
+  // Node's requestTimeout would also cut multi-gigabyte uploads, so non-streaming requests get
+  // their own deadline: a body still incomplete after bodyTimeoutMs closes the connection.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (!isStreamingUpload(req.method, req.url)) {
+      const timer = setTimeout(() => {
+        if (!req.raw.complete) req.raw.socket.destroy();
+      }, limits.bodyTimeoutMs);
+      timer.unref();
+      reply.raw.once('close', () => clearTimeout(timer));
+    }
+    done();
   });
   app.removeAllContentTypeParsers();
   // Leave every body unread in request.raw; routes consume it as a stream.

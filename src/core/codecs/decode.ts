@@ -43,7 +43,26 @@ export async function toSharpInput(buf: Buffer, info: SourceInfo): Promise<Sharp
   }
 }
 
+/**
+ * True when every top-level ISO-BMFF box ends inside the buffer. The WebAssembly libheif fills
+ * the tiles of a truncated file with grey instead of failing, so a cut file is refused here.
+ */
+export function bmffComplete(buf: Buffer): boolean {
+  let off = 0;
+  while (off + 8 <= buf.length) {
+    let size = buf.readUInt32BE(off);
+    if (size === 1) {
+      if (off + 16 > buf.length) return false;
+      size = Number(buf.readBigUInt64BE(off + 8));
+    } else if (size === 0) return true; // the box extends to the end of the file
+    if (size < 8 || off + size > buf.length) return false;
+    off += size;
+  }
+  return off === buf.length;
+}
+
 async function decodeHeicImage(buf: Buffer, info: SourceInfo): Promise<RawSharpInput> {
+  if (!bmffComplete(buf)) throw corruptHeic(new Error('a box runs past the end of the file (truncated)'));
   let img: { width: number; height: number; data: Uint8ClampedArray };
   try {
     img = await decodeHeic({ buffer: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) });

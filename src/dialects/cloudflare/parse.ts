@@ -126,7 +126,7 @@ function colour(key: string, raw: string): Rgba {
 }
 
 function quality(key: string, raw: string): number {
-  const named = QUALITY_NAMES[raw.toLowerCase()];
+  const named = Object.hasOwn(QUALITY_NAMES, raw.toLowerCase()) ? QUALITY_NAMES[raw.toLowerCase()] : undefined;
   if (named !== undefined) return named;
   return int(key, raw, 1, 100);
 }
@@ -299,8 +299,9 @@ export function parseCfOptions(segment: string, opts: CfParseOptions = {}): CfPa
     const eq = part.indexOf('=');
     const rawKey = decode(eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
     const value = eq < 0 ? '' : decode(part.slice(eq + 1)).trim();
-    const key = ALIASES[rawKey] ?? rawKey;
-    const setter = SETTERS[key];
+    // Own properties only: `constructor=1` or `__proto__=1` must not reach Object.prototype.
+    const key = (Object.hasOwn(ALIASES, rawKey) ? ALIASES[rawKey] : undefined) ?? rawKey;
+    const setter = Object.hasOwn(SETTERS, key) ? SETTERS[key] : undefined;
     if (setter === undefined) {
       problem(`Unknown option ${JSON.stringify(rawKey)} ignored`);
       continue;

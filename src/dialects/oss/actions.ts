@@ -209,7 +209,7 @@ const FORMAT_NAMES: Readonly<Record<string, OutputFormat>> = {
 
 const format: ActionParser = (args) => {
   const v = single('format', args, '0040-00000207');
-  const f = FORMAT_NAMES[v.toLowerCase()];
+  const f = Object.hasOwn(FORMAT_NAMES, v.toLowerCase()) ? FORMAT_NAMES[v.toLowerCase()] : undefined;
   if (f === undefined) throw invalidParam('format', 'one of jpg, png, webp, bmp, gif, tiff, heic, avif', v);
   return { kind: 'format', format: f };
 };

@@ -51,7 +51,8 @@ export function parseChain(chain: string, ctx: ParseContext): Recipe {
 
   for (const segment of segments) {
     const { name, args } = splitAction(segment);
-    const action = ACTIONS[name];
+    // Own properties only: `valueOf`, `constructor`, `__proto__` are not actions.
+    const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined;
     if (action === undefined) {
       throw new AppError('UNKNOWN_ACTION', `The operation ${JSON.stringify(name)} is not supported.`, { ec: '0040-00000213' });
     }

@@ -11,6 +11,7 @@
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../../core/errors.js';
+import { safeIncludes } from '../../core/safe-equal.js';
 import type { CfRequest, CfResult } from '../../app/cloudflare-transform.js';
 import { MAX_IMAGE_BYTES, variantToOptions, type HostedImage, type HostedImages, type Variant } from '../../app/hosted-images.js';
 import { presentCfError } from './routes.js';
@@ -145,7 +146,7 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
   const guard = (req: FastifyRequest, reply: FastifyReply): boolean => {
     const auth = h(req, 'authorization') ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(auth);
-    if (m === null || !deps.apiKeys.includes((m[1] as string).trim())) {
+    if (m === null || !safeIncludes(deps.apiKeys, (m[1] as string).trim())) {
       fail(reply, 401, 10000, 'Authentication error');
       return false;
     }
@@ -177,7 +178,7 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
     return new Promise((resolve, reject) => {
       let bb: busboy.Busboy;
       try {
-        bb = busboy({ headers: req.headers, limits: { fileSize: MAX_IMAGE_BYTES, files: 1, fields: 10, fieldSize: 8 * 1024 } });
+        bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { fileSize: MAX_IMAGE_BYTES, files: 1, fields: 10, fieldSize: 8 * 1024 } });
       } catch {
         reject(new AppError('UNSUPPORTED_FORMAT', 'Upload as multipart/form-data'));
         return;

@@ -84,7 +84,8 @@ function decodeSafe(s: string): string {
 }
 
 function warningHeader(texts: readonly string[]): string[] {
-  return texts.map((t) => `cf-images 299 "${t.replace(/["\\\r\n]/g, "'")}"`);
+  // Header values carry Latin-1 only: other characters (an option name from the URL) become `?`.
+  return texts.map((t) => `cf-images 299 "${t.replace(/["\\\r\n]/g, "'").replace(/[^\x20-\x7e]/g, '?')}"`);
 }
 
 function applyMeta(reply: FastifyReply, r: CfResult): void {

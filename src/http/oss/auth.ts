@@ -3,8 +3,9 @@
  * forms (spec oss-client.md §4–§5). Pure functions over an already-parsed request; signatures are
  * compared in constant time.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { AppError } from '../../core/errors.js';
+import { safeEqual } from '../../core/safe-equal.js';
 
 /** What authentication needs from a request. */
 export interface AuthInput {
@@ -53,13 +54,6 @@ function header(h: AuthInput['headers'], name: string): string | undefined {
 function q1(input: AuthInput, name: string): string | undefined {
   const hit = input.query.find(([n]) => n === name);
   return hit === undefined ? undefined : (hit[1] ?? '');
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const ba = Buffer.from(a);
-  const bb = Buffer.from(b);
-  // Compare equal-length buffers only; length itself is not secret.
-  return ba.length === bb.length && timingSafeEqual(ba, bb);
 }
 
 function mismatch(stringToSign: string, accessKeyId: string): AppError {

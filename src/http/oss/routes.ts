@@ -51,6 +51,10 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-cache-control': 'cache-control', 'response-content-disposition': 'content-disposition', 'response-content-encoding': 'content-encoding',
 };
 const SMALL_BODY = 1024 * 1024;
+/** Characters Node refuses in a header value (it throws ERR_INVALID_CHAR at send time). */
+const INVALID_HEADER_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+/** A stored value as a header: percent-encoded when it holds CR/LF, controls or non-Latin-1 text. */
+const headerSafe = (v: string): string => (INVALID_HEADER_CHAR.test(v) ? encodeURIComponent(v) : v);
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const httpDate = (ms: number) => new Date(ms).toUTCString();
@@ -165,8 +169,8 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     const r = c.reply;
     r.header('content-type', o.contentType).header('etag', o.etag).header('last-modified', httpDate(o.lastModified));
     r.header('x-oss-object-type', o.type).header('x-oss-storage-class', 'Standard').header('accept-ranges', 'bytes');
-    for (const [k, v] of Object.entries(o.headers)) r.header(k, v);
-    for (const [k, v] of Object.entries(o.meta)) r.header(`x-oss-meta-${k}`, v);
+    for (const [k, v] of Object.entries(o.headers)) r.header(k, headerSafe(v));
+    for (const [k, v] of Object.entries(o.meta)) r.header(`x-oss-meta-${k}`, headerSafe(v));
     if (o.type === 'Appendable') r.header('x-oss-next-append-position', String(o.size));
     for (const [q, header] of Object.entries(RESPONSE_OVERRIDES)) {
       const v = c.query.get(q);
@@ -628,6 +632,11 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       const auth = authenticate({ method: req.method, bucket: addr.bucket, key: addr.key, headers: req.headers, query }, deps.lookupSecret, now());
       const qmap = new Map<string, string>();
       for (const [n, v] of query) if (!qmap.has(n)) qmap.set(n, v ?? '');
+      for (const name of Object.keys(RESPONSE_OVERRIDES)) {
+        const v = qmap.get(name);
+        // CR/LF or other characters a header cannot carry: refuse (never a 5xx, never injection).
+        if (v !== undefined && INVALID_HEADER_CHAR.test(v)) throw new AppError('INVALID_ARGUMENT', `The value of ${name} contains characters that are not allowed in a header.`);
+      }
       const c: Ctx = { req, reply, method: req.method, bucket: addr.bucket, key: addr.key, query: qmap, auth, requestId };
       if (deps.asyncProcess !== undefined && isAsyncRequest(qmap)) await handleAsyncRequest(c, deps.asyncProcess, svc);
       else if (addr.bucket === '') await service(c);

@@ -1,0 +1,58 @@
+/**
+ * Bounded processing queue: at most HALFTONE_PROCESS_CONCURRENCY transformations run and at most
+ * HALFTONE_PROCESS_QUEUE wait; a burst beyond that is refused at once with 503 in each dialect's
+ * shape (OSS ServiceUnavailable, Cloudflare 9527), the admitted requests complete, and the
+ * server keeps answering.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import { createAdmission } from '../../src/app/admission.js';
+import { healthy, oss, record, startSuite, stopSuite } from './harness.js';
+
+test('admission: runs at most `concurrency`, queues at most `maxQueue`, refuses the rest with OVERLOADED', async () => {
+  const adm = createAdmission({ concurrency: 2, maxQueue: 1 });
+  const gates: (() => void)[] = [];
+  const job = () => adm.run(() => new Promise<string>((r) => gates.push(() => r('done'))));
+  const a = job();
+  const b = job();
+  const c = job();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(adm.active, 2);
+  assert.equal(adm.queued, 1);
+  await assert.rejects(job(), { code: 'OVERLOADED' });
+  gates.shift()!();
+  assert.equal(await a, 'done');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(adm.active, 2, 'the queued job took the free slot');
+  while (gates.length > 0) gates.shift()!();
+  assert.deepEqual(await Promise.all([b, c]), ['done', 'done']);
+  assert.equal(adm.active, 0);
+  // A throwing job frees its slot too.
+  await assert.rejects(adm.run(async () => { throw new Error('x'); }), /x/);
+  assert.equal(adm.active, 0);
+});
+
+test('a burst beyond the queue gets 503 in the dialect shape; admitted requests complete; server up', async () => {
+  const ctx = await startSuite({ HALFTONE_PROCESS_CONCURRENCY: '1', HALFTONE_PROCESS_QUEUE: '1' });
+  try {
+    const big = await sharp({ create: { width: 1500, height: 1500, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+    assert.equal((await oss(ctx.server, { method: 'PUT', bucket: ctx.bucket, key: 'big.png', body: big })).status, 200);
+    const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => i % 2 === 0
+      ? oss(ctx.server, { method: 'GET', bucket: ctx.bucket, key: 'big.png', query: [['x-oss-process', `image/blur,r_50,s_50/resize,w_${100 + i}`]] })
+        .then((r) => ({ status: r.status, shape: /<Code>([^<]+)<\/Code>/.exec(r.body.toString())?.[1] ?? '' }))
+      : fetch(`${ctx.server.url}/cdn-cgi/image/blur=250,width=${100 + i}/${ctx.bucket}/big.png`).then(async (r) => ({ status: r.status, shape: (await r.text()).slice(0, 10) }))));
+    const statuses = burst.map((b) => b.status);
+    assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','));
+    assert.ok(statuses.filter((s) => s === 200).length >= 2, `admitted: ${statuses.join(',')}`);
+    const refused = burst.filter((b) => b.status === 503);
+    assert.ok(refused.length >= 1, `refused: ${statuses.join(',')}`);
+    for (const r of refused) assert.ok(r.shape === 'ServiceUnavailable' || r.shape.startsWith('ERROR 9527'), r.shape);
+    assert.ok(await healthy(ctx));
+    const after = await oss(ctx.server, { method: 'GET', bucket: ctx.bucket, key: 'big.png', query: [['x-oss-process', 'image/resize,w_10']] });
+    assert.equal(after.status, 200);
+    await record('overload', { concurrency: 1, queue: 1, burst: 10, statuses });
+  } finally {
+    await stopSuite(ctx);
+  }
+});
