@@ -20,12 +20,19 @@ import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-tran
 import { createHostedImages } from './app/hosted-images.js';
 import { createEmbeddedQueue } from './adapters/queue/embedded.js';
 import type { JobRecord } from './ports/job-queue.js';
+import { availableParallelism } from 'node:os';
+import { createResultCache } from './adapters/cache/tiered.js';
+import { createVariants, type VariantStats } from './app/variants.js';
+import { createAdmission, type AdmissionStats } from './app/admission.js';
+import { ossSourceTag } from './app/oss-variants.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
   readonly app: FastifyInstance;
   readonly config: Config;
   readonly accessKeyId: string;
+  /** Result-cache and admission counters (for /metrics). */
+  perfStats(): { variants: VariantStats; admission: AdmissionStats };
   close(): Promise<void>;
 }
 
@@ -48,7 +55,20 @@ export async function compose(config: Config, log: (line: string) => void = cons
   const blobs = await createFsBlobStore({ dir: dataDir });
   const meta = createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
   meta.putAccessKey({ id: creds.accessKeyId, secret: creds.accessKeySecret });
-  const objects = createObjectService({ blobs, meta, maxObjectBytes: config.maxObjectBytes, maxProcessBytes: config.maxProcessBytes });
+  // Performance (docs/operations-perf.md): result cache with coalescing, admission control, libvips threads.
+  const resultCache = await createResultCache({ memoryBytes: config.cacheMemoryBytes, diskBytes: config.cacheDiskBytes, dir: join(dataDir, 'cache') });
+  const variants = createVariants(resultCache, (err) => console.error('halftone: result cache write failed:', err));
+  const admission = createAdmission({
+    maxActive: config.maxPipelines > 0 ? config.maxPipelines : availableParallelism(),
+    maxQueue: config.maxQueue,
+    memoryBudgetBytes: config.memoryBudgetBytes,
+  });
+  let engine: Promise<void> | undefined;
+  const engineReady = () => (engine ??= import('./core/pipeline/engine-settings.js').then((m) => m.configureEngine({ threads: config.vipsConcurrency })));
+  const onObjectChanged = (bucket: string, key: string) => {
+    variants.purge(ossSourceTag(bucket, key)).catch((err: unknown) => console.error('halftone: result cache purge failed:', err));
+  };
+  const objects = createObjectService({ blobs, meta, maxObjectBytes: config.maxObjectBytes, maxProcessBytes: config.maxProcessBytes, onObjectChanged });
   // Blobs written before a crash but never committed are unreachable: remove them before serving.
   const collected = await objects.collectGarbage();
   if (collected > 0) log(`halftone: removed ${collected} unreferenced blob(s) left by an interrupted write`);
@@ -69,9 +89,12 @@ export async function compose(config: Config, log: (line: string) => void = cons
       strict: config.cfStrict === 'true',
       sourceBucket: config.cfSourceBucket,
     },
+    variants,
+    admission,
   };
   const cfTransform = async (req: CfRequest): Promise<CfResult> => {
     // Loaded on first use like the OSS engine, so the object API starts without sharp.
+    await engineReady();
     const mod = await import('./app/cloudflare-transform.js');
     return mod.transformCloudflare(req, cfDeps);
   };
@@ -102,7 +125,12 @@ export async function compose(config: Config, log: (line: string) => void = cons
     },
     oss: {
       objects,
-      transform,
+      transform: async (source, process, deps) => {
+        await engineReady();
+        return transform(source, process, deps);
+      },
+      variants,
+      admission,
       address: { serviceDomains: config.serviceDomains, cname: config.cname, defaultBucket: config.defaultBucket },
       lookupSecret: (id) => meta.getAccessKey(id)?.secret,
       styleDelimiters: config.styleDelimiters,
@@ -114,10 +142,12 @@ export async function compose(config: Config, log: (line: string) => void = cons
   await queue.start();
   return {
     app, config, accessKeyId: creds.accessKeyId,
+    perfStats: () => ({ variants: variants.stats(), admission: admission.stats() }),
     async close() {
       await app.close();
       await queue.close({ mode: 'abort' });
       await fetcher.close();
+      await resultCache.close();
       meta.close();
     },
   };

@@ -4,7 +4,7 @@
  * receive their slice, never `process.env`.
  */
 
-type Kind = 'port' | 'string' | 'list' | 'map' | 'bytes' | 'count';
+type Kind = 'port' | 'string' | 'list' | 'map' | 'bytes' | 'count' | 'natural';
 
 interface Setting<K extends Kind> {
   readonly env: string;
@@ -44,11 +44,18 @@ export const CONFIG_SCHEMA = {
   cfAccountId: { env: 'HALFTONE_CF_ACCOUNT_ID', kind: 'string', default: 'halftone', doc: 'Account id of the Images REST API (`/client/v4/accounts/<id>/images/...`).' },
   apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'Bearer tokens accepted by the Images REST API (comma-separated); empty = the API answers 401.' },
   jobConcurrency: { env: 'HALFTONE_JOB_CONCURRENCY', kind: 'count', default: '2', doc: 'Most background jobs (compression tasks, video animations) run at once by this process.' },
+  // Performance: result cache, admission control, libvips threads (docs/operations-perf.md).
+  cacheMemoryBytes: { env: 'HALFTONE_CACHE_MEMORY_BYTES', kind: 'natural', default: String(256 * 1024 ** 2), doc: 'Memory tier of the processed-variant cache in bytes (LRU); 0 = off.' },
+  cacheDiskBytes: { env: 'HALFTONE_CACHE_DISK_BYTES', kind: 'natural', default: String(2 * 1024 ** 3), doc: 'Disk tier of the processed-variant cache in bytes, under `<data dir>/cache` (LRU, survives restarts); 0 = off.' },
+  maxPipelines: { env: 'HALFTONE_MAX_PIPELINES', kind: 'natural', default: '0', doc: 'Image pipelines running at once; 0 = the number of CPU cores.' },
+  maxQueue: { env: 'HALFTONE_MAX_QUEUE', kind: 'natural', default: '64', doc: 'Image requests waiting for a pipeline; beyond it requests are refused at once with 503 and Retry-After.' },
+  memoryBudgetBytes: { env: 'HALFTONE_MEMORY_BUDGET_BYTES', kind: 'natural', default: String(1024 ** 3), doc: 'Process memory (RSS) budget in bytes considered before admitting an image pipeline (estimated from the header probe); 0 = no memory check.' },
+  vipsConcurrency: { env: 'HALFTONE_VIPS_CONCURRENCY', kind: 'natural', default: '0', doc: 'libvips worker threads per image (sharp.concurrency); 0 = the number of CPU cores.' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;
-type ValueOf<K extends Kind> = K extends 'port' | 'bytes' | 'count' ? number : K extends 'list' ? string[] : K extends 'map' ? Record<string, string> : string;
+type ValueOf<K extends Kind> = K extends 'port' | 'bytes' | 'count' | 'natural' ? number : K extends 'list' ? string[] : K extends 'map' ? Record<string, string> : string;
 
 /** The loaded configuration (optional strings are `undefined` when unset). */
 export type Config = {
@@ -79,6 +86,12 @@ export function load(env: Record<string, string | undefined>): LoadResult {
         const n = Number(raw);
         const unit = s.kind === 'bytes' ? ' (bytes)' : '';
         if (!/^\d+$/.test(raw) || n < 1) errors.push(`${s.env}: expected a positive integer${unit} but received ${JSON.stringify(raw)}`);
+        out[name] = n;
+        break;
+      }
+      case 'natural': {
+        const n = Number(raw);
+        if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) errors.push(`${s.env}: expected a non-negative integer but received ${JSON.stringify(raw)}`);
         out[name] = n;
         break;
       }

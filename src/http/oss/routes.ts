@@ -12,6 +12,9 @@ import { createAddressResolver, type AddressConfig } from './address.js';
 import { authenticate, type AuthResult, type SecretLookup } from './auth.js';
 import { decodeContentMd5, newRequestId, parseRange, readSmallBody, splitUrl } from './request.js';
 import { asArray, parseXml, toXml } from './xml.js';
+import type { Variants } from '../../app/variants.js';
+import type { Admission } from '../../app/admission.js';
+import { ossVariant } from '../../app/oss-variants.js';
 
 /** What the OSS routes need; built by main.ts. */
 export interface OssRouteDeps {
@@ -26,6 +29,10 @@ export interface OssRouteDeps {
   readonly now?: () => number;
   /** Called with unexpected errors (log sink). */
   readonly onInternalError?: (err: unknown, requestId: string) => void;
+  /** Result cache + coalescing of processed GETs; absent = every request runs the engine. */
+  readonly variants?: Variants;
+  /** Admission control of pixel work (OVERLOADED beyond it). */
+  readonly admission?: Admission;
 }
 
 interface Ctx {
@@ -94,6 +101,7 @@ export function presentOssError(reply: FastifyReply, req: FastifyRequest, err: u
     },
   });
   reply.code(def.status).header('x-oss-request-id', requestId).header('content-type', 'application/xml');
+  if (e.code === 'OVERLOADED') reply.header('retry-after', String(d['retryAfter'] ?? 1));
   if (e.ec !== undefined) reply.header('x-oss-ec', e.ec);
   if (req.method === 'HEAD') {
     reply.header('x-oss-err', Buffer.from(body).toString('base64')).send();
@@ -203,6 +211,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
   async function runTransform(bucket: string, source: Buffer, process: string): Promise<TransformResult> {
     if (process.includes('sys/saveas')) throw new AppError('INVALID_ARGUMENT', 'sys/saveas is only allowed in a POST request body.');
     return deps.transform(source, process, {
+      admission: deps.admission,
       loadObject: async (k: string) => {
         try {
           return (await svc.loadObject(bucket, k)).data;
@@ -418,13 +427,22 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     }
     if (process !== undefined && process !== '') {
       const resolved = resolveStyle(c.bucket, process);
-      const { rec, data } = await svc.loadObject(c.bucket, key);
-      const out = await runTransform(c.bucket, data, resolved.process);
-      const body = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
-      const etag = `"${createHash('md5').update(body).digest('hex').toUpperCase()}"`;
-      if (conditional(c, etag, rec.lastModified)) return;
+      const rec = svc.headObject(c.bucket, key);
+      // Cacheable variants carry an ETag known before the source is read: 304 costs no pixels.
+      const variant = deps.variants === undefined ? undefined : ossVariant(c.bucket, key, rec, resolved.process);
+      if (variant !== undefined && conditional(c, variant.etag, rec.lastModified)) return;
+      const compute = async () => {
+        const out = await runTransform(c.bucket, (await svc.loadObject(c.bucket, key)).data, resolved.process);
+        return out.kind === 'image'
+          ? { data: out.data, meta: { contentType: out.contentType } }
+          : { data: Buffer.from(out.body, 'utf8'), meta: { contentType: 'application/json' } };
+      };
+      const result = variant === undefined ? await compute() : await deps.variants!.get(variant.key, variant.tag, compute);
+      const body = result.data;
+      const etag = variant?.etag ?? `"${createHash('md5').update(body).digest('hex').toUpperCase()}"`;
+      if (variant === undefined && conditional(c, etag, rec.lastModified)) return;
       c.reply.code(200)
-        .header('content-type', out.kind === 'image' ? out.contentType : 'application/json')
+        .header('content-type', String(result.meta['contentType']))
         .header('etag', etag).header('last-modified', httpDate(rec.lastModified)).header('content-length', String(body.length));
       for (const [q, header] of Object.entries(RESPONSE_OVERRIDES)) {
         const v = c.query.get(q);

@@ -1,0 +1,40 @@
+/**
+ * Result-cache identity of an OSS processed GET: the key (source version + normalised recipe), the
+ * purge tag (the source object) and the ETag the response carries, all known before the source is
+ * read, so `If-None-Match` is answered with 304 without loading or decoding anything.
+ *
+ * Recipes that read other objects (image watermarks) are not cached: their bytes depend on objects
+ * outside the key.
+ */
+import { parseOssProcess } from '../dialects/oss/parse.js';
+import type { ObjectRecord } from '../ports/meta-store.js';
+import { variantKey } from './variants.js';
+
+/** Bumped when a change of the engine changes the bytes of cached variants. */
+const CACHE_VERSION = 1;
+
+export interface OssVariant {
+  readonly key: string;
+  readonly tag: string;
+  readonly etag: string;
+}
+
+/** The variant identity of `process` on `rec`, or undefined when it is not cacheable (or invalid). */
+export function ossVariant(bucket: string, key: string, rec: ObjectRecord, process: string): OssVariant | undefined {
+  if (process.includes('sys/saveas')) return undefined;
+  let recipe;
+  try {
+    recipe = parseOssProcess(process);
+  } catch {
+    // The engine reports the parse error with its proper code.
+    return undefined;
+  }
+  if (recipe.ops.some((op) => op.op === 'watermark' && op.params.image !== undefined)) return undefined;
+  const k = variantKey(['oss', CACHE_VERSION, bucket, key, rec.etag, rec.lastModified, recipe]);
+  return { key: k, tag: ossSourceTag(bucket, key), etag: `"${k.slice(0, 32)}"` };
+}
+
+/** Purge tag of a stored object (shared by the OSS and Cloudflare dialects). */
+export function ossSourceTag(bucket: string, key: string): string {
+  return `oss:${bucket}/${key}`;
+}
