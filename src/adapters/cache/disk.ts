@@ -44,6 +44,11 @@ export async function createDiskTier(opts: DiskTierOptions): Promise<CacheTier> 
   const byTag = new Map<string, Set<string>>();
   let bytes = 0;
   let evictions = 0;
+  /** Writes in progress (close waits for them). */
+  const pending = new Set<Promise<void>>();
+  /** Purges seen while writes were in progress (tag hash → sequence number), so a late write is dropped. */
+  const purgedAt = new Map<string, number>();
+  let seq = 0;
 
   const pathOf = (kh: string, th: string) => join(dir, kh.slice(0, 2), `${th}-${kh}.v`);
 
@@ -131,7 +136,39 @@ export async function createDiskTier(opts: DiskTierOptions): Promise<CacheTier> 
       void utimes(file, now, now).catch(() => undefined);
       return parsed;
     },
-    async set(key, tag, value) {
+    set(key, tag, value) {
+      const p = write(key, tag, value).finally(() => {
+        pending.delete(p);
+        if (pending.size === 0) purgedAt.clear();
+      });
+      pending.add(p);
+      return p;
+    },
+    async purge(tag) {
+      const th = hash(tag, 16);
+      if (pending.size > 0) purgedAt.set(th, ++seq);
+      const keys = [...(byTag.get(th) ?? [])];
+      for (const kh of keys) await drop(kh);
+      return keys.length;
+    },
+    get entries() {
+      return index.size;
+    },
+    get bytes() {
+      return bytes;
+    },
+    maxBytes,
+    get evictions() {
+      return evictions;
+    },
+    async close() {
+      await Promise.allSettled([...pending]);
+    },
+  };
+
+  async function write(key: string, tag: string, value: CachedVariant): Promise<void> {
+    {
+      const started = seq;
       const kh = hash(key, 40);
       const th = hash(tag, 16);
       const head = Buffer.from(JSON.stringify({ k: key, t: tag, m: value.meta, n: value.data.length }), 'utf8');
@@ -148,31 +185,17 @@ export async function createDiskTier(opts: DiskTierOptions): Promise<CacheTier> 
         await unlink(t).catch(() => undefined);
         throw err;
       }
+      if ((purgedAt.get(th) ?? -1) > started) {
+        // The source changed while this variant was being written.
+        await unlink(pathOf(kh, th)).catch(() => undefined);
+        return;
+      }
       const old = index.get(kh);
       if (old !== undefined && old.tag !== th) await unlink(pathOf(kh, old.tag)).catch(() => undefined);
       add(kh, { size, tag: th });
       await evict();
-    },
-    async purge(tag) {
-      const th = hash(tag, 16);
-      const keys = [...(byTag.get(th) ?? [])];
-      for (const kh of keys) await drop(kh);
-      return keys.length;
-    },
-    get entries() {
-      return index.size;
-    },
-    get bytes() {
-      return bytes;
-    },
-    maxBytes,
-    get evictions() {
-      return evictions;
-    },
-    async close() {
-      // Nothing is buffered: every entry is on disk once `set` resolved.
-    },
-  };
+    }
+  }
 }
 
 /** Decodes an entry file; undefined when it is short, foreign or for another key. */
