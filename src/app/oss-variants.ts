@@ -6,6 +6,7 @@
  * Recipes that read other objects (image watermarks) are not cached: their bytes depend on objects
  * outside the key.
  */
+import { LRUCache } from 'lru-cache';
 import { parseOssProcess } from '../dialects/oss/parse.js';
 import type { ObjectRecord } from '../ports/meta-store.js';
 import { variantKey } from './variants.js';
@@ -19,17 +20,29 @@ export interface OssVariant {
   readonly etag: string;
 }
 
+/** Process string → normalised recipe (JSON), or null when not cacheable; hits skip re-parsing. */
+const normalised = new LRUCache<string, { json: string | null }>({ max: 4096 });
+
+function recipeJson(process: string): string | null {
+  const known = normalised.get(process);
+  if (known !== undefined) return known.json;
+  let json: string | null = null;
+  if (!process.includes('sys/saveas')) {
+    try {
+      const recipe = parseOssProcess(process);
+      if (!recipe.ops.some((op) => op.op === 'watermark' && op.params.image !== undefined)) json = JSON.stringify(recipe);
+    } catch {
+      // The engine reports the parse error with its proper code.
+    }
+  }
+  normalised.set(process, { json });
+  return json;
+}
+
 /** The variant identity of `process` on `rec`, or undefined when it is not cacheable (or invalid). */
 export function ossVariant(bucket: string, key: string, rec: ObjectRecord, process: string): OssVariant | undefined {
-  if (process.includes('sys/saveas')) return undefined;
-  let recipe;
-  try {
-    recipe = parseOssProcess(process);
-  } catch {
-    // The engine reports the parse error with its proper code.
-    return undefined;
-  }
-  if (recipe.ops.some((op) => op.op === 'watermark' && op.params.image !== undefined)) return undefined;
+  const recipe = recipeJson(process);
+  if (recipe === null) return undefined;
   const k = variantKey(['oss', CACHE_VERSION, bucket, key, rec.etag, rec.lastModified, recipe]);
   return { key: k, tag: ossSourceTag(bucket, key), etag: `"${k.slice(0, 32)}"` };
 }
