@@ -59,7 +59,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
   const resultCache = await createResultCache({ memoryBytes: config.cacheMemoryBytes, diskBytes: config.cacheDiskBytes, dir: join(dataDir, 'cache') });
   const variants = createVariants(resultCache, (err) => console.error('halftone: result cache write failed:', err));
   const admission = createAdmission({
-    maxActive: config.maxPipelines > 0 ? config.maxPipelines : availableParallelism(),
+    maxActive: config.maxPipelines > 0 ? config.maxPipelines : 2 * availableParallelism(),
     maxQueue: config.maxQueue,
     memoryBudgetBytes: config.memoryBudgetBytes,
   });

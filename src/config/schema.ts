@@ -47,7 +47,7 @@ export const CONFIG_SCHEMA = {
   // Performance: result cache, admission control, libvips threads (docs/operations-perf.md).
   cacheMemoryBytes: { env: 'HALFTONE_CACHE_MEMORY_BYTES', kind: 'natural', default: String(256 * 1024 ** 2), doc: 'Memory tier of the processed-variant cache in bytes (LRU); 0 = off.' },
   cacheDiskBytes: { env: 'HALFTONE_CACHE_DISK_BYTES', kind: 'natural', default: String(2 * 1024 ** 3), doc: 'Disk tier of the processed-variant cache in bytes, under `<data dir>/cache` (LRU, survives restarts); 0 = off.' },
-  maxPipelines: { env: 'HALFTONE_MAX_PIPELINES', kind: 'natural', default: '0', doc: 'Image pipelines running at once; 0 = the number of CPU cores.' },
+  maxPipelines: { env: 'HALFTONE_MAX_PIPELINES', kind: 'natural', default: '0', doc: 'Image pipelines running at once; 0 = twice the number of CPU cores (the sequential parts of a pipeline leave cores idle otherwise).' },
   maxQueue: { env: 'HALFTONE_MAX_QUEUE', kind: 'natural', default: '64', doc: 'Image requests waiting for a pipeline; beyond it requests are refused at once with 503 and Retry-After.' },
   memoryBudgetBytes: { env: 'HALFTONE_MEMORY_BUDGET_BYTES', kind: 'natural', default: String(1024 ** 3), doc: 'Process memory (RSS) budget in bytes considered before admitting an image pipeline (estimated from the header probe); 0 = no memory check.' },
   vipsConcurrency: { env: 'HALFTONE_VIPS_CONCURRENCY', kind: 'natural', default: '0', doc: 'libvips worker threads per image (sharp.concurrency); 0 = the number of CPU cores.' },
