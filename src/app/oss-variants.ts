@@ -1,7 +1,6 @@
 /**
- * Result-cache identity of an OSS processed GET: the key (source version + normalised recipe), the
- * purge tag (the source object) and the ETag the response carries, all known before the source is
- * read, so `If-None-Match` is answered with 304 without loading or decoding anything.
+ * Result-cache identity of an OSS processed GET: the key (source version + normalised recipe) and
+ * the purge tag (the source object), both known before the source is read.
  *
  * Recipes that read other objects (image watermarks) are not cached: their bytes depend on objects
  * outside the key.
@@ -17,7 +16,6 @@ const CACHE_VERSION = 1;
 export interface OssVariant {
   readonly key: string;
   readonly tag: string;
-  readonly etag: string;
 }
 
 /** Process string → normalised recipe (JSON), or null when not cacheable; hits skip re-parsing. */
@@ -44,7 +42,7 @@ export function ossVariant(bucket: string, key: string, rec: ObjectRecord, proce
   const recipe = recipeJson(process);
   if (recipe === null) return undefined;
   const k = variantKey(['oss', CACHE_VERSION, bucket, key, rec.etag, rec.lastModified, recipe]);
-  return { key: k, tag: ossSourceTag(bucket, key), etag: `"${k.slice(0, 32)}"` };
+  return { key: k, tag: ossSourceTag(bucket, key) };
 }
 
 /** Purge tag of a stored object (shared by the OSS and Cloudflare dialects). */

@@ -148,7 +148,9 @@ export async function createDiskTier(opts: DiskTierOptions): Promise<CacheTier> 
       const th = hash(tag, 16);
       if (pending.size > 0) purgedAt.set(th, ++seq);
       const keys = [...(byTag.get(th) ?? [])];
-      for (const kh of keys) await drop(kh);
+      // Out of the index at once (no later read finds them), then off the disk.
+      const removed = keys.map((kh) => [kh, remove(kh)] as const);
+      await Promise.all(removed.map(([kh, e]) => (e === undefined ? undefined : unlink(pathOf(kh, e.tag)).catch(() => undefined))));
       return keys.length;
     },
     get entries() {
