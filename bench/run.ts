@@ -5,7 +5,7 @@
  * The full run takes about 4–5 minutes on 2 cores; `--quick` about a minute.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { markdownReport, textReport, TARGET_RATIO, type RssResult, type RunRepor
 import { checkFairness, measure, type Measurement, type RunSettings } from './lib/runner.js';
 import type { BenchContext } from './lib/types.js';
 import { allWorkloads } from './workloads/index.js';
+import { existingPeersSection } from './peers/sections.js';
 
 const HELP = `Usage: npm run bench [-- options]
 
@@ -29,6 +30,9 @@ Options:
   --json <file>         also write the raw results as JSON
   --rounds <n>          force n measured rounds per side (overrides the time budget)
   --list                list workloads and exit
+  --peers               HTTP benchmark instead: Halftone, a plain node:http + sharp server and IPX
+                        on loopback under autocannon (bench/peers/run.ts); --quick, --write,
+                        --only and --concurrency (one value, default 8) apply
   -h, --help            this help
 `;
 
@@ -46,6 +50,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
     rounds: { type: 'string' },
     list: { type: 'boolean', default: false },
+    peers: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -82,7 +87,7 @@ if (values.list) {
   for (const { group, workload } of selected) process.stdout.write(`${workload.id.padEnd(20)} ${workload.title}  [${group.id}]\n`);
   process.exit(0);
 }
-if (values.only) {
+if (values.only && !values.peers) {
   const wanted = values.only.split(',').map((s) => s.trim()).filter(Boolean);
   selected = selected.filter(({ workload }) => wanted.some((w) => workload.id.includes(w)));
   if (selected.length === 0) {
@@ -100,6 +105,11 @@ const ctx: BenchContext = {
   quick,
   log,
 };
+if (values.peers) {
+  const { runPeers } = await import('./peers/run.js');
+  await runPeers({ quick, write: doWrite, root, ctx, only: values.only, concurrency: values.concurrency === undefined ? undefined : concurrencies[0] });
+  process.exit(0);
+}
 if (!existsSync(ctx.corpusDir)) log(`corpus not found at ${ctx.corpusDir}: using synthetic inputs`);
 
 /** Runs one side of one workload in a fresh process and returns its RSS figures. */
@@ -185,7 +195,9 @@ const report: RunReport = {
 process.stdout.write(`${textReport(report)}\n`);
 if (doWrite) {
   const file = join(root, 'docs', 'benchmarks.md');
-  await writeFile(file, markdownReport(report));
+  // Keep the peers section (written by --peers) when rewriting the engine figures.
+  const peers = existsSync(file) ? existingPeersSection(readFileSync(file, 'utf8')) : undefined;
+  await writeFile(file, markdownReport(report) + (peers === undefined ? '' : `\n${peers}\n`));
   log(`wrote ${file}`);
 }
 const jsonFile = values.json ?? join(ctx.cacheDir, 'last-run.json');

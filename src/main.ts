@@ -19,7 +19,6 @@ import { createFaceApiDetector } from './adapters/faces/face-api.js';
 import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-transform.js';
 import { createHostedImages } from './app/hosted-images.js';
 import { createEmbeddedQueue, type EmbeddedJobQueue } from './adapters/queue/embedded.js';
-import { createAdmission } from './app/admission.js';
 import type { JobRecord } from './ports/job-queue.js';
 import { createPromMetrics } from './adapters/metrics/prom.js';
 import { NOOP_METRICS } from './ports/metrics.js';
@@ -43,6 +42,11 @@ import { createFsTaskInputs } from './adapters/tasks/inputs-fs.js';
 import { createMemoryRateLimiter } from './adapters/ratelimit/memory.js';
 import { createCompressTasks, MAX_URL_BYTES } from './app/compress-tasks.js';
 import type { AbstractRouteDeps } from './http/abstract/routes.js';
+import { availableParallelism } from 'node:os';
+import { createResultCache } from './adapters/cache/tiered.js';
+import { createVariants, type VariantStats } from './app/variants.js';
+import { createAdmission, type AdmissionStats } from './app/admission.js';
+import { ossSourceTag } from './app/oss-variants.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -51,11 +55,13 @@ export interface Composed {
   readonly accessKeyId: string;
   /** The background job queue (use cases register handlers on it; tests submit jobs). */
   readonly queue: EmbeddedJobQueue;
+  /** Result-cache and admission counters (for /metrics). */
+  perfStats(): { variants: VariantStats; admission: AdmissionStats };
   close(): Promise<void>;
 }
 
 /** The engine is loaded on first use, so the object API starts fast and without sharp. */
-async function transformUnlimited(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
+async function transform(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
   const mod = await import('./app/transform-image.js');
   return mod.transformOss(source, process, deps);
 }
@@ -76,7 +82,20 @@ export async function compose(config: Config, log: (line: string) => void = cons
   const metrics = prom ?? NOOP_METRICS;
   const meta = createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
   meta.putAccessKey({ id: creds.accessKeyId, secret: creds.accessKeySecret });
-  const objects = createObjectService({ blobs, meta, maxObjectBytes: config.maxObjectBytes, maxProcessBytes: config.maxProcessBytes });
+  // Performance (docs/operations-perf.md): result cache with coalescing, admission control, libvips threads.
+  const resultCache = await createResultCache({ memoryBytes: config.cacheMemoryBytes, diskBytes: config.cacheDiskBytes, dir: join(dataDir, 'cache') });
+  const variants = createVariants(resultCache, (err) => console.error('halftone: result cache write failed:', err));
+  const admission = createAdmission({
+    maxActive: config.maxPipelines > 0 ? config.maxPipelines : 2 * availableParallelism(),
+    maxQueue: config.maxQueue,
+    memoryBudgetBytes: config.memoryBudgetBytes,
+  });
+  let engine: Promise<void> | undefined;
+  const engineReady = () => (engine ??= import('./core/pipeline/engine-settings.js').then((m) => m.configureEngine({ threads: config.vipsConcurrency })));
+  const onObjectChanged = (bucket: string, key: string) => {
+    variants.purge(ossSourceTag(bucket, key)).catch((err: unknown) => console.error('halftone: result cache purge failed:', err));
+  };
+  const objects = createObjectService({ blobs, meta, maxObjectBytes: config.maxObjectBytes, maxProcessBytes: config.maxProcessBytes, onObjectChanged });
   // Blobs written before a crash but never committed are unreachable: remove them before serving.
   const collected = await objects.collectGarbage();
   if (collected > 0) log(`halftone: removed ${collected} unreferenced blob(s) left by an interrupted write`);
@@ -97,15 +116,15 @@ export async function compose(config: Config, log: (line: string) => void = cons
       strict: config.cfStrict === 'true',
       sourceBucket: config.cfSourceBucket,
     },
+    variants,
+    admission,
   };
-  // Every transformation goes through one bounded admission queue (503 OVERLOADED beyond it).
-  const admission = createAdmission({ concurrency: config.processConcurrency, maxQueue: config.processQueue });
-  const transform = (source: Buffer, process: string, deps: TransformDeps) => admission.run(() => transformUnlimited(source, process, deps));
-  const cfTransform = (req: CfRequest): Promise<CfResult> => admission.run(async () => {
+  const cfTransform = async (req: CfRequest): Promise<CfResult> => {
     // Loaded on first use like the OSS engine, so the object API starts without sharp.
+    await engineReady();
     const mod = await import('./app/cloudflare-transform.js');
     return mod.transformCloudflare(req, cfDeps);
-  });
+  };
   // Background jobs (compression tasks, video animations): one durable queue per data dir and
   // process. Use cases register their handler and, when their jobs own files, an expiry hook that
   // removes those files before the job row is swept.
@@ -227,7 +246,12 @@ export async function compose(config: Config, log: (line: string) => void = cons
     results: { reader: results },
     oss: {
       objects,
-      transform,
+      transform: async (source, process, deps) => {
+        await engineReady();
+        return transform(source, process, deps);
+      },
+      variants,
+      admission,
       address: { serviceDomains: config.serviceDomains, cname: config.cname, defaultBucket: config.defaultBucket },
       lookupSecret: (id) => meta.getAccessKey(id)?.secret,
       styleDelimiters: config.styleDelimiters,
@@ -240,11 +264,13 @@ export async function compose(config: Config, log: (line: string) => void = cons
   await queue.start();
   return {
     app, config, accessKeyId: creds.accessKeyId, queue,
+    perfStats: () => ({ variants: variants.stats(), admission: admission.stats() }),
     async close() {
       await app.close();
       await queue.close({ mode: 'abort' });
       results.close();
       await fetcher.close();
+      await resultCache.close();
       meta.close();
     },
   };

@@ -21,7 +21,7 @@ import type { BenchContext, Contender, OpOutput, PreparedWorkload, Workload, Wor
 const PHOTOS = ['burano_canal_3984x2988.jpg', 'hato_3082x2048.jpg'] as const;
 
 /** 2725×2225 JPEG q90 from a corpus photo (scaled to cover, centre-cropped). */
-async function bigJpeg(ctx: BenchContext): Promise<Buffer> {
+export async function bigJpeg(ctx: BenchContext): Promise<Buffer> {
   return cached(ctx, 'photo-2725x2225-q90.v1.jpg', async () => {
     const { img } = await photoAt(ctx, 2725, 2225, PHOTOS);
     return img.jpeg({ quality: 90 }).toBuffer();
@@ -29,7 +29,7 @@ async function bigJpeg(ctx: BenchContext): Promise<Buffer> {
 }
 
 /** 1024×768 RGBA PNG: a photo with a left-to-right alpha gradient. */
-async function rgbaPng(ctx: BenchContext): Promise<Buffer> {
+export async function rgbaPng(ctx: BenchContext): Promise<Buffer> {
   return cached(ctx, 'photo-1024x768-rgba.v1.png', async () => {
     const { img } = await photoAt(ctx, 1024, 768, PHOTOS);
     return (await withGradientAlpha(img, 1024, 768)).png().toBuffer();

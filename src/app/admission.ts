@@ -1,47 +1,119 @@
 /**
- * Admission control for image processing: at most `concurrency` transformations run at once and
- * at most `maxQueue` wait; a request beyond that is refused at once with OVERLOADED (503), so a
- * flood of requests cannot pile up source buffers in memory without bound.
+ * Admission control for pixel work: at most `maxActive` pipelines run at once, at most `maxQueue`
+ * wait (first come, first served), and beyond that a request is refused at once with OVERLOADED
+ * (503 + Retry-After in each dialect's shape) instead of piling up in memory.
+ *
+ * A memory budget is considered too: a pipeline is admitted only while the process RSS plus the
+ * estimated working memory of the pipelines already admitted (not yet visible in RSS) plus its own
+ * estimate stays within the budget. When nothing runs, the head of the queue is always admitted, so
+ * a request whose estimate alone exceeds the budget still completes (source limits bound it).
  */
 import { AppError } from '../core/errors.js';
+import type { OutputFormat, SourceInfo } from '../core/ir.js';
 
-export interface Admission {
-  /** Runs `fn` when a slot is free; throws OVERLOADED when the queue is full. */
-  run<T>(fn: () => Promise<T>): Promise<T>;
-  readonly active: number;
-  readonly queued: number;
+export interface AdmissionOptions {
+  /** Pipelines running at once (≥ 1). */
+  readonly maxActive: number;
+  /** Requests waiting for a slot (≥ 0); more are refused. */
+  readonly maxQueue: number;
+  /** Process memory budget in bytes (RSS); 0 = no memory check. */
+  readonly memoryBudgetBytes: number;
+  /** Seconds sent in Retry-After with a refusal. */
+  readonly retryAfterSeconds?: number;
+  /** Current resident set size (defaults to process.memoryUsage.rss). */
+  readonly rss?: () => number;
 }
 
-export function createAdmission(opts: { concurrency: number; maxQueue: number }): Admission {
+export interface AdmissionStats {
+  readonly active: number;
+  readonly queued: number;
+  readonly admitted: number;
+  /** Refused because the queue was full. */
+  readonly refused: number;
+  /** Admissions that had to wait (for a slot or for memory). */
+  readonly waited: number;
+  readonly maxActive: number;
+  readonly maxQueue: number;
+  readonly memoryBudgetBytes: number;
+  /** Highest RSS seen at an admission decision. */
+  readonly peakRssBytes: number;
+}
+
+export interface Admission {
+  /** Runs `work` once admitted; throws AppError OVERLOADED (details.retryAfter) when refused. */
+  run<T>(estimateBytes: number, work: () => Promise<T>): Promise<T>;
+  stats(): AdmissionStats;
+}
+
+interface Waiter {
+  readonly estimate: number;
+  readonly start: () => void;
+}
+
+export function createAdmission(opts: AdmissionOptions): Admission {
+  const rss = opts.rss ?? (() => process.memoryUsage.rss());
+  const retryAfter = opts.retryAfterSeconds ?? 1;
+  const queue: Waiter[] = [];
   let active = 0;
-  const waiting: (() => void)[] = [];
-  const release = () => {
-    active--;
-    const next = waiting.shift();
-    if (next !== undefined) {
-      active++;
-      next();
+  let reserved = 0;
+  let admitted = 0;
+  let refused = 0;
+  let waited = 0;
+  let peakRss = 0;
+
+  function fits(estimate: number): boolean {
+    if (active >= opts.maxActive) return false;
+    if (active === 0 || opts.memoryBudgetBytes <= 0) return true;
+    const now = rss();
+    peakRss = Math.max(peakRss, now);
+    return now + reserved + estimate <= opts.memoryBudgetBytes;
+  }
+
+  function pump(): void {
+    while (queue.length > 0 && fits(queue[0]!.estimate)) queue.shift()!.start();
+  }
+
+  function take(estimate: number): void {
+    active++;
+    reserved += estimate;
+    admitted++;
+  }
+
+  async function run<T>(estimate: number, work: () => Promise<T>): Promise<T> {
+    if (queue.length === 0 && fits(estimate)) take(estimate);
+    else if (queue.length >= opts.maxQueue) {
+      refused++;
+      throw new AppError('OVERLOADED', 'The server is busy processing other images; retry later.', { details: { retryAfter } });
+    } else {
+      waited++;
+      // The slot is taken by pump() before the waiter resumes, so no other request can race for it.
+      await new Promise<void>((resolve) => queue.push({ estimate, start: () => { take(estimate); resolve(); } }));
     }
-  };
+    try {
+      return await work();
+    } finally {
+      active--;
+      reserved -= estimate;
+      pump();
+    }
+  }
+
   return {
-    get active() {
-      return active;
-    },
-    get queued() {
-      return waiting.length;
-    },
-    async run<T>(fn: () => Promise<T>): Promise<T> {
-      if (active >= opts.concurrency) {
-        if (waiting.length >= opts.maxQueue) {
-          throw new AppError('OVERLOADED', 'Too many images are being processed; retry shortly.', { details: { active, queued: waiting.length } });
-        }
-        await new Promise<void>((resolve) => waiting.push(resolve));
-      } else active++;
-      try {
-        return await fn();
-      } finally {
-        release();
-      }
-    },
+    run,
+    stats: () => ({
+      active, queued: queue.length, admitted, refused, waited,
+      maxActive: opts.maxActive, maxQueue: opts.maxQueue, memoryBudgetBytes: opts.memoryBudgetBytes, peakRssBytes: peakRss,
+    }),
   };
+}
+
+/**
+ * Working memory a pipeline is expected to need, from the header probe: the decoded source (RGBA,
+ * every frame kept by animations) plus the output; AVIF/HEIC encoders hold many times the output.
+ */
+export function estimatePipelineBytes(info: SourceInfo, output?: { width: number; height: number; format: OutputFormat }): number {
+  const src = info.width * info.height * 4 * Math.max(1, info.frames);
+  if (output === undefined) return src;
+  const heavy = output.format === 'avif' || output.format === 'heic' ? 16 : 2;
+  return src + output.width * output.height * 4 * heavy;
 }

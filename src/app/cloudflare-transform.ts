@@ -22,6 +22,10 @@ import { isSlowConnection, NETWORK_HINTS, resolveAutoWidth, type ClientHints } f
 import type { SourceFetcher } from '../ports/source-fetcher.js';
 import type { FaceDetector } from '../ports/face-detector.js';
 import type { BucketRecord, ObjectRecord } from '../ports/meta-store.js';
+import type { CachedVariant } from '../ports/result-cache.js';
+import { variantKey, type Variants } from './variants.js';
+import { estimatePipelineBytes, type Admission } from './admission.js';
+import { ossSourceTag } from './oss-variants.js';
 
 /** The part of the object service this use case reads. */
 export interface CfObjectReader {
@@ -71,7 +75,14 @@ export interface CfTransformDeps {
   /** `gravity=face`; absent = faces are approximated by the saliency (attention) strategy. */
   readonly faces?: FaceDetector | undefined;
   readonly config: CfTransformConfig;
+  /** Result cache with request coalescing; absent = every request runs the engine. */
+  readonly variants?: Variants | undefined;
+  /** Admission control for the pixel work; absent = unbounded. */
+  readonly admission?: Admission | undefined;
 }
+
+/** Bumped when a change of the engine changes the bytes of cached variants. */
+const CACHE_VERSION = 1;
 
 export type CfSource =
   | { readonly kind: 'path'; readonly path: string }
@@ -136,14 +147,20 @@ export function objectAddress(path: string, sourceBucket: string): { bucket: str
   return { bucket: clean.slice(0, i), key: clean.slice(i + 1) };
 }
 
+/** The stored object a relative source names, after the public-read check (no bytes read). */
+function sourceObject(path: string, deps: CfTransformDeps): { bucket: string; key: string; rec: ObjectRecord } {
+  const { bucket, key } = objectAddress(path, deps.config.sourceBucket);
+  const b = deps.objects.findBucket(bucket);
+  const o = b === undefined ? undefined : deps.objects.findObject(bucket, key);
+  if (b === undefined || o === undefined) throw new AppError('NO_SUCH_KEY', 'The source image does not exist.');
+  if (!readable(b, o)) throw new AppError('ACCESS_DENIED', 'The source image is not public.');
+  return { bucket, key, rec: o };
+}
+
 async function loadSource(req: CfRequest, deps: CfTransformDeps): Promise<LoadedSource> {
   if (req.source.kind === 'loaded') return { data: req.source.data, etag: req.source.etag, cacheControl: req.source.cacheControl };
   if (req.source.kind === 'path') {
-    const { bucket, key } = objectAddress(req.source.path, deps.config.sourceBucket);
-    const b = deps.objects.findBucket(bucket);
-    const o = b === undefined ? undefined : deps.objects.findObject(bucket, key);
-    if (b === undefined || o === undefined) throw new AppError('NO_SUCH_KEY', 'The source image does not exist.');
-    if (!readable(b, o)) throw new AppError('ACCESS_DENIED', 'The source image is not public.');
+    const { bucket, key } = sourceObject(req.source.path, deps);
     const { rec, data } = await deps.objects.loadObject(bucket, key);
     return { data, etag: rec.etag, cacheControl: rec.headers['cache-control'] };
   }
@@ -216,6 +233,22 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
   const built = cfRecipe(o, { defaultFit: cfg.defaultFit, ...(auto === undefined ? {} : { autoWidth: auto.width }), slowConnection: slow });
   warnings.push(...built.warnings);
 
+  // Result cache, request level: a stored source's variant is found from the request alone (options,
+  // the hints they read, the Accept flags negotiation reads, source version), without reading it.
+  let cacheKey: { key: string; tag: string } | undefined;
+  if (deps.variants !== undefined && req.source.kind === 'path' && o.format !== 'json') {
+    const src = sourceObject(req.source.path, deps);
+    const accept = req.headers.accept;
+    cacheKey = {
+      key: variantKey(['cf', CACHE_VERSION, src.bucket, src.key, src.rec.etag, src.rec.lastModified, req.options, o, auto?.width, slow,
+        negotiateModernFormat(accept), negotiateModernFormat(accept, { avif: false }), accept?.toLowerCase().includes('image/webp') ?? false,
+        cfg.defaultFit, cfg.strict, cfg.defaultCacheControl]),
+      tag: ossSourceTag(src.bucket, src.key),
+    };
+    const hit = await deps.variants.lookup(cacheKey.key);
+    if (hit !== undefined) return fromCached(hit, req.headers['if-none-match']);
+  }
+
   const source = await loadSource(req, deps);
   const info = await probe(source.data);
   const originalSize = orientedSize(info);
@@ -280,34 +313,58 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
     return { ...meta, kind: 'json', body: JSON.stringify(body) };
   }
 
-  let faces: number | undefined;
-  if (deps.faces !== undefined) {
-    const focused = await focusOnFaces(recipe, source.data, info, runOptions, deps.faces);
-    recipe = focused.recipe;
-    faces = focused.faces;
-    if (faces === -1) {
-      warnings.push('face detection unavailable; gravity=face used saliency');
-      faces = undefined;
+  const pixels = async (): Promise<CfResult & { kind: 'image' }> => {
+    let faces: number | undefined;
+    if (deps.faces !== undefined) {
+      const focused = await focusOnFaces(recipe, source.data, info, runOptions, deps.faces);
+      recipe = focused.recipe;
+      faces = focused.faces;
+      if (faces === -1) {
+        warnings.push('face detection unavailable; gravity=face used saliency');
+        faces = undefined;
+      }
     }
-  }
-  const res = await runRecipe(source.data, recipe, runOptions);
-  if (res.kind !== 'image') throw new AppError('INTERNAL', 'The engine returned no image.');
-  let { width, height } = res;
-  if (recipe.ops.some((op) => op.op === 'cfTrim' && op.params.kind === 'border')) {
-    const out = await probe(res.data);
-    ({ width, height } = out);
-  }
-  return {
-    ...meta,
-    kind: 'image',
-    data: res.data,
-    contentType: res.contentType,
-    format: res.format,
-    width,
-    height,
-    quality: recipe.output.exactQuality ?? 85,
-    ...(faces === undefined ? {} : { faces }),
+    const res = await runRecipe(source.data, recipe, runOptions);
+    if (res.kind !== 'image') throw new AppError('INTERNAL', 'The engine returned no image.');
+    let { width, height } = res;
+    if (recipe.ops.some((op) => op.op === 'cfTrim' && op.params.kind === 'border')) {
+      const out = await probe(res.data);
+      ({ width, height } = out);
+    }
+    return {
+      ...meta,
+      kind: 'image',
+      data: res.data,
+      contentType: res.contentType,
+      format: res.format,
+      width,
+      height,
+      quality: recipe.output.exactQuality ?? 85,
+      ...(faces === undefined ? {} : { faces }),
+    };
   };
+  const estimate = estimatePipelineBytes(info, { ...planned.plan.result, format });
+  const admitted = () => (deps.admission === undefined ? pixels() : deps.admission.run(estimate, pixels));
+  if (deps.variants === undefined) return admitted();
+  // Remote and hosted sources are keyed by the ETag computed above (recipe, format, source version).
+  const key = cacheKey ?? {
+    key: variantKey(['cf-etag', CACHE_VERSION, etag]),
+    tag: req.source.kind === 'url' ? `url:${req.source.url}` : `cf:${etag}`,
+  };
+  return fromCached(await deps.variants.get(key.key, key.tag, async () => toCached(await admitted())), undefined);
+}
+
+/** A Cloudflare image result as a cache entry (bytes plus every response field). */
+function toCached(r: CfResult & { kind: 'image' }): CachedVariant {
+  const { data, ...rest } = r;
+  return { data, meta: rest };
+}
+
+/** A cache entry back as a result; a matching If-None-Match makes it a 304. */
+function fromCached(v: CachedVariant, ifNoneMatch: string | undefined): CfResult {
+  const m = v.meta as Omit<CfResult & { kind: 'image' }, 'data'>;
+  if (etagMatches(ifNoneMatch, m.etag)) return { warnings: m.warnings, vary: m.vary, etag: m.etag, cacheControl: m.cacheControl, kind: 'not-modified' };
+  return { ...m, kind: 'image', data: v.data };
 }
 
 /** Longest side of the image handed to the face detector. */

@@ -23,6 +23,44 @@ export interface ObjectServiceDeps {
   /** Largest object loaded into memory for image processing. */
   readonly maxProcessBytes: number;
   readonly now?: () => number;
+  /**
+   * Called after an object's bytes were replaced or it was deleted (purges cached variants).
+   * Errors thrown here are ignored.
+   */
+  readonly onObjectChanged?: (bucket: string, key: string) => void;
+}
+
+/** `meta` whose object writes also notify `changed` (put, conditional put, delete, multipart completion). */
+function notifyingMeta(meta: MetaStore, changed: (bucket: string, key: string) => void): MetaStore {
+  const tell = (bucket: string, key: string) => {
+    try {
+      changed(bucket, key);
+    } catch {
+      // A failing listener must not fail the write that already happened.
+    }
+  };
+  return Object.assign(Object.create(meta) as MetaStore, {
+    putObject: (o: ObjectRecord) => {
+      const r = meta.putObject(o);
+      tell(o.bucket, o.key);
+      return r;
+    },
+    putObjectIf: (o: ObjectRecord, expected: string | undefined) => {
+      const r = meta.putObjectIf(o, expected);
+      if (r) tell(o.bucket, o.key);
+      return r;
+    },
+    deleteObject: (bucket: string, key: string) => {
+      const r = meta.deleteObject(bucket, key);
+      tell(bucket, key);
+      return r;
+    },
+    completeUpload: (id: string, o: ObjectRecord) => {
+      const r = meta.completeUpload(id, o);
+      if (r !== undefined) tell(o.bucket, o.key);
+      return r;
+    },
+  });
 }
 
 /** Everything a PUT carries besides the bytes. */
@@ -96,7 +134,8 @@ function sameEtag(a: string, b: string): boolean {
 
 /** The object service; one per process. */
 export function createObjectService(deps: ObjectServiceDeps) {
-  const { blobs, meta } = deps;
+  const { blobs } = deps;
+  const meta = deps.onObjectChanged === undefined ? deps.meta : notifyingMeta(deps.meta, deps.onObjectChanged);
   const now = deps.now ?? (() => Date.now());
 
   function bucketOrThrow(name: string): BucketRecord {

@@ -6,7 +6,9 @@
  * always an `image/...` chain.
  */
 import { parseOssProcess, type OssParseOptions } from '../dialects/oss/parse.js';
-import { runRecipe, type RunOptions } from '../core/pipeline/run.js';
+import { planRecipe, runRecipe, type RunOptions } from '../core/pipeline/run.js';
+import { probe } from '../core/codecs/probe.js';
+import { estimatePipelineBytes, type Admission } from './admission.js';
 
 export type TransformResult =
   | { readonly kind: 'image'; readonly data: Buffer; readonly contentType: string; readonly format: string; readonly width: number; readonly height: number }
@@ -18,6 +20,8 @@ export interface TransformDeps {
   /** Engine options (limits, animated WebP); defaults are OSS's. */
   readonly engine?: Omit<RunOptions, 'loadObject'>;
   readonly parse?: OssParseOptions;
+  /** Admission control for the pixel work; absent = unbounded. */
+  readonly admission?: Admission | undefined;
 }
 
 /**
@@ -27,7 +31,24 @@ export interface TransformDeps {
  */
 export async function transformOss(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
   const recipe = parseOssProcess(process, deps.parse);
-  const res = await runRecipe(source, recipe, { ...deps.engine, loadObject: deps.loadObject });
+  const options: RunOptions = { ...deps.engine, loadObject: deps.loadObject };
+  const run = () => runRecipe(source, recipe, options);
+  const res = deps.admission === undefined ? await run() : await deps.admission.run(await estimate(source, recipe, options), run);
   if (res.kind === 'json') return res;
   return { kind: 'image', data: res.data, contentType: res.contentType, format: res.format, width: res.width, height: res.height };
+}
+
+/** Working-memory estimate from the header probe; a source the probe rejects is left to the engine. */
+async function estimate(source: Buffer, recipe: ReturnType<typeof parseOssProcess>, options: RunOptions): Promise<number> {
+  try {
+    const info = await probe(source);
+    try {
+      const planned = planRecipe(recipe, info, options);
+      return estimatePipelineBytes(info, { ...planned.plan.result, format: planned.format });
+    } catch {
+      return estimatePipelineBytes(info);
+    }
+  } catch {
+    return 0;
+  }
 }

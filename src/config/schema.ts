@@ -4,7 +4,7 @@
  * receive their slice, never `process.env`.
  */
 
-type Kind = 'port' | 'string' | 'list' | 'map' | 'bytes' | 'count';
+type Kind = 'port' | 'string' | 'list' | 'map' | 'bytes' | 'count' | 'natural';
 
 interface Setting<K extends Kind> {
   readonly env: string;
@@ -52,6 +52,13 @@ export const CONFIG_SCHEMA = {
   taskRetentionMs: { env: 'HALFTONE_TASK_RETENTION_MS', kind: 'count', default: '3600000', doc: 'Compression tasks: how long a task and its result URL live after creation (then 404).' },
   taskSyncWaitMs: { env: 'HALFTONE_TASK_SYNC_WAIT_MS', kind: 'count', default: '30000', doc: 'Compression tasks: how long `sync=1` waits before answering the current, unfinished state.' },
   taskTimeoutMs: { env: 'HALFTONE_TASK_TIMEOUT_MS', kind: 'count', default: '180000', doc: 'Compression tasks: processing cap of one task (then state -8).' },
+  // Performance: result cache, admission control, libvips threads (docs/operations-perf.md).
+  cacheMemoryBytes: { env: 'HALFTONE_CACHE_MEMORY_BYTES', kind: 'natural', default: String(256 * 1024 ** 2), doc: 'Memory tier of the processed-variant cache in bytes (LRU); 0 = off.' },
+  cacheDiskBytes: { env: 'HALFTONE_CACHE_DISK_BYTES', kind: 'natural', default: String(2 * 1024 ** 3), doc: 'Disk tier of the processed-variant cache in bytes, under `<data dir>/cache` (LRU, survives restarts); 0 = off.' },
+  maxPipelines: { env: 'HALFTONE_MAX_PIPELINES', kind: 'natural', default: '0', doc: 'Image pipelines running at once; 0 = twice the number of CPU cores (the sequential parts of a pipeline leave cores idle otherwise).' },
+  maxQueue: { env: 'HALFTONE_MAX_QUEUE', kind: 'natural', default: '64', doc: 'Image requests waiting for a pipeline; beyond it requests are refused at once with 503 and Retry-After.' },
+  memoryBudgetBytes: { env: 'HALFTONE_MEMORY_BUDGET_BYTES', kind: 'natural', default: String(1024 ** 3), doc: 'Process memory (RSS) budget in bytes considered before admitting an image pipeline (estimated from the header probe); 0 = no memory check.' },
+  vipsConcurrency: { env: 'HALFTONE_VIPS_CONCURRENCY', kind: 'natural', default: '0', doc: 'libvips worker threads per image (sharp.concurrency); 0 = 2 (1 on a single core).' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
   // Operations: logs, metrics, playground (docs/observability.md, docs/playground.md).
   logLevel: { env: 'HALFTONE_LOG_LEVEL', kind: 'string', default: 'info', doc: 'JSON log level on stdout: `fatal`, `error`, `warn`, `info` (one line per request), `debug`, `trace` or `silent`.' },
@@ -74,13 +81,11 @@ export const CONFIG_SCHEMA = {
   headersTimeoutMs: { env: 'HALFTONE_HEADERS_TIMEOUT_MS', kind: 'count', default: '20000', doc: 'A request head (request line and headers) must arrive within this many milliseconds, else the connection is closed.' },
   bodyTimeoutMs: { env: 'HALFTONE_BODY_TIMEOUT_MS', kind: 'count', default: '60000', doc: 'Bodies of non-streaming requests (all but object PUT, part upload and append) must arrive within this many milliseconds.' },
   idleTimeoutMs: { env: 'HALFTONE_IDLE_TIMEOUT_MS', kind: 'count', default: '120000', doc: 'A connection with no traffic for this many milliseconds is closed (also bounds stalled uploads).' },
-  processConcurrency: { env: 'HALFTONE_PROCESS_CONCURRENCY', kind: 'count', default: '4', doc: 'Most image transformations run at once (OSS process, Cloudflare, hosted delivery); others wait in a bounded queue.' },
-  processQueue: { env: 'HALFTONE_PROCESS_QUEUE', kind: 'count', default: '64', doc: 'Most transformations waiting for a slot; beyond that a request is refused at once with 503 (OVERLOADED).' },
   shutdownGraceMs: { env: 'HALFTONE_SHUTDOWN_GRACE_MS', kind: 'count', default: '30000', doc: 'On SIGTERM/SIGINT, in-flight requests get this many milliseconds to finish before the process exits (unfinished uploads leave no object).' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;
-type ValueOf<K extends Kind> = K extends 'port' | 'bytes' | 'count' ? number : K extends 'list' ? string[] : K extends 'map' ? Record<string, string> : string;
+type ValueOf<K extends Kind> = K extends 'port' | 'bytes' | 'count' | 'natural' ? number : K extends 'list' ? string[] : K extends 'map' ? Record<string, string> : string;
 
 /** The loaded configuration (optional strings are `undefined` when unset). */
 export type Config = {
@@ -111,6 +116,12 @@ export function load(env: Record<string, string | undefined>): LoadResult {
         const n = Number(raw);
         const unit = s.kind === 'bytes' ? ' (bytes)' : '';
         if (!/^\d+$/.test(raw) || n < 1) errors.push(`${s.env}: expected a positive integer${unit} but received ${JSON.stringify(raw)}`);
+        out[name] = n;
+        break;
+      }
+      case 'natural': {
+        const n = Number(raw);
+        if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) errors.push(`${s.env}: expected a non-negative integer but received ${JSON.stringify(raw)}`);
         out[name] = n;
         break;
       }

@@ -1,40 +1,16 @@
 /**
- * Bounded processing queue: at most HALFTONE_PROCESS_CONCURRENCY transformations run and at most
- * HALFTONE_PROCESS_QUEUE wait; a burst beyond that is refused at once with 503 in each dialect's
+ * Bounded processing queue (src/app/admission.ts, unit-tested in test/perf/admission.test.ts): at
+ * most HALFTONE_MAX_PIPELINES transformations run and at most HALFTONE_MAX_QUEUE wait; a burst beyond that is refused at once with 503 in each dialect's
  * shape (OSS ServiceUnavailable, Cloudflare 9527), the admitted requests complete, and the
  * server keeps answering.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { createAdmission } from '../../src/app/admission.js';
 import { healthy, oss, record, startSuite, stopSuite } from './harness.js';
 
-test('admission: runs at most `concurrency`, queues at most `maxQueue`, refuses the rest with OVERLOADED', async () => {
-  const adm = createAdmission({ concurrency: 2, maxQueue: 1 });
-  const gates: (() => void)[] = [];
-  const job = () => adm.run(() => new Promise<string>((r) => gates.push(() => r('done'))));
-  const a = job();
-  const b = job();
-  const c = job();
-  await new Promise((r) => setImmediate(r));
-  assert.equal(adm.active, 2);
-  assert.equal(adm.queued, 1);
-  await assert.rejects(job(), { code: 'OVERLOADED' });
-  gates.shift()!();
-  assert.equal(await a, 'done');
-  await new Promise((r) => setImmediate(r));
-  assert.equal(adm.active, 2, 'the queued job took the free slot');
-  while (gates.length > 0) gates.shift()!();
-  assert.deepEqual(await Promise.all([b, c]), ['done', 'done']);
-  assert.equal(adm.active, 0);
-  // A throwing job frees its slot too.
-  await assert.rejects(adm.run(async () => { throw new Error('x'); }), /x/);
-  assert.equal(adm.active, 0);
-});
-
 test('a burst beyond the queue gets 503 in the dialect shape; admitted requests complete; server up', async () => {
-  const ctx = await startSuite({ HALFTONE_PROCESS_CONCURRENCY: '1', HALFTONE_PROCESS_QUEUE: '1' });
+  const ctx = await startSuite({ HALFTONE_MAX_PIPELINES: '1', HALFTONE_MAX_QUEUE: '1' });
   try {
     const big = await sharp({ create: { width: 1500, height: 1500, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
     assert.equal((await oss(ctx.server, { method: 'PUT', bucket: ctx.bucket, key: 'big.png', body: big })).status, 200);
@@ -51,7 +27,7 @@ test('a burst beyond the queue gets 503 in the dialect shape; admitted requests 
     assert.ok(await healthy(ctx));
     const after = await oss(ctx.server, { method: 'GET', bucket: ctx.bucket, key: 'big.png', query: [['x-oss-process', 'image/resize,w_10']] });
     assert.equal(after.status, 200);
-    await record('overload', { concurrency: 1, queue: 1, burst: 10, statuses });
+    await record('overload', { pipelines: 1, queue: 1, burst: 10, statuses });
   } finally {
     await stopSuite(ctx);
   }

@@ -2,9 +2,10 @@
  * What the first pass feeds sharp: the encoded bytes for formats prebuilt sharp decodes itself
  * (JPEG, PNG, WebP, GIF, AVIF, TIFF), or raw pixels for those it cannot: BMP (no loader in
  * prebuilt libvips) and HEIC (prebuilt libvips has libheif but no HEVC decoder — decoded here with
- * libheif compiled to WebAssembly, via heic-decode).
+ * libheif compiled to WebAssembly, via heic-decode, in a worker thread so that the 1–2 s decode
+ * never blocks the event loop).
  */
-import decodeHeic from 'heic-decode';
+import { decodeHeicInWorker } from './heic-worker.js';
 import { AppError } from '../errors.js';
 import type { SourceInfo } from '../ir.js';
 import { decodeBmp } from './bmp.js';
@@ -63,9 +64,9 @@ export function bmffComplete(buf: Buffer): boolean {
 
 async function decodeHeicImage(buf: Buffer, info: SourceInfo): Promise<RawSharpInput> {
   if (!bmffComplete(buf)) throw corruptHeic(new Error('a box runs past the end of the file (truncated)'));
-  let img: { width: number; height: number; data: Uint8ClampedArray };
+  let img: { width: number; height: number; data: Uint8Array };
   try {
-    img = await decodeHeic({ buffer: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) });
+    img = await decodeHeicInWorker(buf);
   } catch (err) {
     throw corruptHeic(err);
   }

@@ -104,6 +104,7 @@ export function presentCfError(reply: FastifyReply, req: FastifyRequest, err: un
   const originStatus = e.details?.['originStatus'];
   const status = e.code === 'FETCH_ORIGIN_REJECTED' && typeof originStatus === 'number' && originStatus >= 400 && originStatus < 500 ? originStatus : shape.status;
   const message = e.code === 'INTERNAL' ? 'Internal error' : e.publicMessage;
+  if (e.code === 'OVERLOADED') reply.header('retry-after', String(e.details?.['retryAfter'] ?? 1));
   return reply
     .code(status)
     .header('content-type', 'text/plain; charset=utf-8')

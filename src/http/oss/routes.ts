@@ -13,6 +13,9 @@ import { authenticate, type AuthResult, type SecretLookup } from './auth.js';
 import { decodeContentMd5, parseRange, readSmallBody, splitUrl } from './request.js';
 import { asArray, parseXml, toXml } from './xml.js';
 import { handleAsyncRequest, isAsyncRequest, type AsyncProcessDeps } from './async-process.js';
+import type { Variants } from '../../app/variants.js';
+import type { Admission } from '../../app/admission.js';
+import { ossVariant } from '../../app/oss-variants.js';
 
 /** What the OSS routes need; built by main.ts. */
 export interface OssRouteDeps {
@@ -29,6 +32,10 @@ export interface OssRouteDeps {
   readonly onInternalError?: (err: unknown, requestId: string) => void;
   /** `?x-oss-async-process` (video/animation) and the `?x-oss-async-task` extension; absent = not served. */
   readonly asyncProcess?: AsyncProcessDeps;
+  /** Result cache + coalescing of processed GETs; absent = every request runs the engine. */
+  readonly variants?: Variants;
+  /** Admission control of pixel work (OVERLOADED beyond it). */
+  readonly admission?: Admission;
 }
 
 interface Ctx {
@@ -101,6 +108,7 @@ export function presentOssError(reply: FastifyReply, req: FastifyRequest, err: u
     },
   });
   reply.code(def.status).header('x-oss-request-id', requestId).header('content-type', 'application/xml');
+  if (e.code === 'OVERLOADED') reply.header('retry-after', String(d['retryAfter'] ?? 1));
   if (e.ec !== undefined) reply.header('x-oss-ec', e.ec);
   if (req.method === 'HEAD') {
     reply.header('x-oss-err', Buffer.from(body).toString('base64')).send();
@@ -210,6 +218,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
   async function runTransform(bucket: string, source: Buffer, process: string): Promise<TransformResult> {
     if (process.includes('sys/saveas')) throw new AppError('INVALID_ARGUMENT', 'sys/saveas is only allowed in a POST request body.');
     return deps.transform(source, process, {
+      admission: deps.admission,
       loadObject: async (k: string) => {
         try {
           return (await svc.loadObject(bucket, k)).data;
@@ -425,13 +434,22 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     }
     if (process !== undefined && process !== '') {
       const resolved = resolveStyle(c.bucket, process);
-      const { rec, data } = await svc.loadObject(c.bucket, key);
-      const out = await runTransform(c.bucket, data, resolved.process);
-      const body = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
-      const etag = `"${createHash('md5').update(body).digest('hex').toUpperCase()}"`;
+      const rec = svc.headObject(c.bucket, key);
+      // The ETag is the MD5 of the processed bytes (as OSS sends it); a cached variant keeps it, so
+      // a hit answers If-None-Match with 304 without reading the source or touching pixels.
+      const variant = deps.variants === undefined ? undefined : ossVariant(c.bucket, key, rec, resolved.process);
+      const compute = async () => {
+        const out = await runTransform(c.bucket, (await svc.loadObject(c.bucket, key)).data, resolved.process);
+        const data = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
+        const etag = `"${createHash('md5').update(data).digest('hex').toUpperCase()}"`;
+        return { data, meta: { contentType: out.kind === 'image' ? out.contentType : 'application/json', etag } };
+      };
+      const result = variant === undefined ? await compute() : await deps.variants!.get(variant.key, variant.tag, compute);
+      const body = result.data;
+      const etag = String(result.meta['etag']);
       if (conditional(c, etag, rec.lastModified)) return;
       c.reply.code(200)
-        .header('content-type', out.kind === 'image' ? out.contentType : 'application/json')
+        .header('content-type', String(result.meta['contentType']))
         .header('etag', etag).header('last-modified', httpDate(rec.lastModified)).header('content-length', String(body.length));
       for (const [q, header] of Object.entries(RESPONSE_OVERRIDES)) {
         const v = c.query.get(q);

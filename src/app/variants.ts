@@ -1,0 +1,85 @@
+/**
+ * Processed variants: the result cache in front of the engine, with request coalescing.
+ *
+ * `get(key, tag, compute)` answers from the cache, or runs `compute` once for every concurrent
+ * caller asking for the same key (the others await the same promise) and stores the result. Works
+ * without a cache too (both tiers off): concurrent identical requests are still coalesced.
+ *
+ * Keys are built by the use cases from everything the bytes depend on; `variantKey` hashes them.
+ */
+import { createHash } from 'node:crypto';
+import type { CachedVariant, ResultCache, ResultCacheStats } from '../ports/result-cache.js';
+
+export interface VariantStats {
+  /** Requests answered from the cache. */
+  readonly hits: number;
+  /** Variants computed (pixel pipelines run to produce a cacheable variant). */
+  readonly computes: number;
+  /** Requests that joined a computation already in flight instead of starting their own. */
+  readonly coalesced: number;
+  /** Failed cache writes (the response was still sent). */
+  readonly writeErrors: number;
+  readonly cache: ResultCacheStats | undefined;
+}
+
+export interface Variants {
+  /** The cached variant, if any (no computation). */
+  lookup(key: string): Promise<CachedVariant | undefined>;
+  get(key: string, tag: string, compute: () => Promise<CachedVariant>): Promise<CachedVariant>;
+  /** Frees every cached variant of a source (overwrite/delete). */
+  purge(tag: string): Promise<void>;
+  stats(): VariantStats;
+}
+
+/** A stable key from the parts a variant depends on (JSON-serialisable). */
+export function variantKey(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
+}
+
+export function createVariants(cache: ResultCache | undefined, onError: (err: unknown) => void = () => undefined): Variants {
+  const inflight = new Map<string, Promise<CachedVariant>>();
+  let hits = 0;
+  let computes = 0;
+  let coalesced = 0;
+  let writeErrors = 0;
+
+  async function load(key: string, tag: string, compute: () => Promise<CachedVariant>): Promise<CachedVariant> {
+    const hit = await cache?.get(key);
+    if (hit !== undefined) {
+      hits++;
+      return hit;
+    }
+    computes++;
+    const value = await compute();
+    if (cache !== undefined) {
+      // Respond without waiting for the disk; a failed write only costs a later recompute.
+      cache.set(key, tag, value).catch((err: unknown) => {
+        writeErrors++;
+        onError(err);
+      });
+    }
+    return value;
+  }
+
+  return {
+    async lookup(key) {
+      const hit = await cache?.get(key);
+      if (hit !== undefined) hits++;
+      return hit;
+    },
+    get(key, tag, compute) {
+      const running = inflight.get(key);
+      if (running !== undefined) {
+        coalesced++;
+        return running;
+      }
+      const p = load(key, tag, compute).finally(() => inflight.delete(key));
+      inflight.set(key, p);
+      return p;
+    },
+    async purge(tag) {
+      await cache?.purge(tag);
+    },
+    stats: () => ({ hits, computes, coalesced, writeErrors, cache: cache?.stats() }),
+  };
+}

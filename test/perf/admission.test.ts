@@ -1,0 +1,113 @@
+/**
+ * Admission control: unit behaviour (slots, FIFO queue, refusal, memory budget) and the refusal
+ * shapes of both dialects through the composed server.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAdmission } from '../../src/app/admission.js';
+import { createVariants } from '../../src/app/variants.js';
+import { isAppError } from '../../src/core/errors.js';
+import { photo, startPerfHarness } from './harness.js';
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+test('admission: slots, FIFO queue, refusal with retryAfter beyond the queue', async () => {
+  const a = createAdmission({ maxActive: 2, maxQueue: 2, memoryBudgetBytes: 0, retryAfterSeconds: 3 });
+  const gates = Array.from({ length: 4 }, deferred);
+  const order: number[] = [];
+  const runs = gates.map((g, i) => a.run(0, async () => {
+    order.push(i);
+    await g.promise;
+    return i;
+  }));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(a.stats().active, 2);
+  assert.deepEqual(a.stats().queued, 2);
+  await assert.rejects(a.run(0, async () => 9), (e: unknown) => isAppError(e) && e.code === 'OVERLOADED' && e.details?.['retryAfter'] === 3);
+  gates[1]!.resolve();
+  await runs[1];
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, [0, 1, 2]);
+  for (const g of gates) g.resolve();
+  assert.deepEqual(await Promise.all(runs), [0, 1, 2, 3]);
+  assert.deepEqual(order, [0, 1, 2, 3]);
+  const s = a.stats();
+  assert.equal(s.active, 0);
+  assert.equal(s.refused, 1);
+  assert.equal(s.admitted, 4);
+});
+
+test('admission: the memory budget holds back a pipeline until memory is released; a lone one always runs', async () => {
+  let rss = 500;
+  const a = createAdmission({ maxActive: 8, maxQueue: 8, memoryBudgetBytes: 1000, rss: () => rss });
+  const g1 = deferred();
+  const first = a.run(400, async () => g1.promise);
+  // 500 (rss) + 400 (reserved) + 200 > 1000: waits although slots are free.
+  let secondRan = false;
+  const second = a.run(200, async () => {
+    secondRan = true;
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(secondRan, false);
+  assert.equal(a.stats().queued, 1);
+  rss = 300;
+  g1.resolve();
+  await first;
+  await second;
+  assert.equal(secondRan, true);
+  // Alone, even an estimate above the budget runs (source limits bound it).
+  assert.equal(await a.run(10_000, async () => 'ok'), 'ok');
+});
+
+test('coalescing: concurrent identical gets share one computation, failures are not cached', async () => {
+  const v = createVariants(undefined);
+  let runs = 0;
+  const gate = deferred();
+  const compute = async () => {
+    runs++;
+    await gate.promise;
+    return { data: Buffer.from('x'), meta: {} };
+  };
+  const all = Array.from({ length: 10 }, () => v.get('k', 't', compute));
+  gate.resolve();
+  await Promise.all(all);
+  assert.equal(runs, 1);
+  assert.equal(v.stats().coalesced, 9);
+  await assert.rejects(v.get('bad', 't', async () => {
+    throw new Error('boom');
+  }));
+  assert.equal((await v.get('bad', 't', async () => ({ data: Buffer.from('y'), meta: {} }))).data.toString(), 'y');
+});
+
+test('overload: excess concurrent requests get the dialect\'s 503 with Retry-After and nothing else fails', async () => {
+  const h = await startPerfHarness({ HALFTONE_MAX_PIPELINES: '1', HALFTONE_MAX_QUEUE: '1', HALFTONE_CACHE_MEMORY_BYTES: '0', HALFTONE_CACHE_DISK_BYTES: '0' });
+  try {
+    await h.put('pics', 'a.jpg', await photo(1200, 900));
+    // Distinct widths: distinct variants, so nothing is coalesced.
+    const oss = await Promise.all(Array.from({ length: 12 }, (_, i) => h.get(`/pics/a.jpg?x-oss-process=image/resize,w_${100 + i}`)));
+    const cf = await Promise.all(Array.from({ length: 12 }, (_, i) => h.get(`/cdn-cgi/image/width=${100 + i}/pics/a.jpg`)));
+    for (const [name, res] of [['oss', oss], ['cf', cf]] as const) {
+      const statuses = res.map((r) => r.status);
+      assert.ok(statuses.every((s) => s === 200 || s === 503), `${name}: ${statuses.join(',')}`);
+      assert.ok(statuses.includes(200), `${name}: some succeed`);
+      assert.ok(statuses.includes(503), `${name}: some are refused`);
+      for (const r of res.filter((x) => x.status === 503)) {
+        assert.match(String(r.headers['retry-after']), /^\d+$/);
+        if (name === 'oss') {
+          assert.match(r.body.toString(), /<Code>ServiceUnavailable<\/Code>/);
+          assert.equal(r.headers['content-type'], 'application/xml');
+        } else {
+          assert.equal(r.headers['cf-resized'], 'err=9527');
+          assert.match(r.body.toString(), /^ERROR 9527: /);
+        }
+      }
+    }
+    assert.ok(h.composed.perfStats().admission.refused > 0);
+  } finally {
+    await h.close();
+  }
+});

@@ -1,0 +1,72 @@
+/**
+ * In-process harness for the performance tests: the real composition root (`compose`) on a temp
+ * data dir, driven with `app.inject`, plus a minimal OSS V1 signer for the setup requests.
+ */
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { compose, type Composed } from '../../src/main.js';
+import { load } from '../../src/config/schema.js';
+
+const AK = 'perfTestKey';
+const SK = 'perfTestSecret';
+
+export interface PerfHarness {
+  readonly composed: Composed;
+  readonly dataDir: string;
+  /** Signed OSS request (V1 header signature). */
+  signed(method: string, path: string, body?: Buffer, headers?: Record<string, string>): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }>;
+  /** Creates a public-read bucket (idempotent enough for tests) and stores `data` at `key`. */
+  put(bucket: string, key: string, data: Buffer): Promise<void>;
+  get(url: string, headers?: Record<string, string>): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }>;
+  /** Stops the app; the data dir is removed unless `keep`. */
+  close(keep?: boolean): Promise<void>;
+}
+
+export async function startPerfHarness(env: Record<string, string> = {}, dataDir?: string): Promise<PerfHarness> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'halftone-perf-'));
+  const loaded = load({ HALFTONE_DATA_DIR: dir, HALFTONE_ACCESS_KEY_ID: AK, HALFTONE_ACCESS_KEY_SECRET: SK, ...env });
+  if (!loaded.ok) throw new Error(loaded.errors.join('; '));
+  const composed = await compose(loaded.config, () => undefined);
+  await composed.app.ready();
+  const buckets = new Set<string>();
+  const inject = async (method: string, url: string, headers: Record<string, string>, body?: Buffer) => {
+    const res = await composed.app.inject({ method: method as 'GET', url, headers, ...(body === undefined ? {} : { payload: body }) });
+    return { status: res.statusCode, body: res.rawPayload, headers: res.headers as Record<string, unknown> };
+  };
+  const h: PerfHarness = {
+    composed,
+    dataDir: dir,
+    async signed(method, path, body, headers = {}) {
+      const date = new Date().toUTCString();
+      const type = headers['content-type'] ?? '';
+      const ossHeaders = Object.keys(headers).filter((k) => k.startsWith('x-oss-')).sort().map((k) => `${k}:${headers[k]}\n`).join('');
+      const toSign = `${method}\n\n${type}\n${date}\n${ossHeaders}${path}`;
+      const sig = createHmac('sha1', SK).update(toSign).digest('base64');
+      return inject(method, path, { ...headers, date, authorization: `OSS ${AK}:${sig}` }, body);
+    },
+    async put(bucket, key, data) {
+      if (!buckets.has(bucket)) {
+        const r = await h.signed('PUT', `/${bucket}/`, undefined, { 'x-oss-acl': 'public-read' });
+        if (r.status !== 200 && r.status !== 409) throw new Error(`create bucket: ${r.status} ${r.body.toString()}`);
+        buckets.add(bucket);
+      }
+      const r = await h.signed('PUT', `/${bucket}/${key}`, data, { 'content-type': 'image/jpeg' });
+      if (r.status !== 200) throw new Error(`put: ${r.status} ${r.body.toString()}`);
+    },
+    get: (url, headers = {}) => inject('GET', url, headers),
+    async close(keep = false) {
+      await composed.close();
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+/** A W×H JPEG with structure (gradient plus noise), deterministic. */
+export async function photo(W: number, H: number, seed = 1): Promise<Buffer> {
+  const noise = await sharp({ create: { width: W, height: H, channels: 3, background: 'black', noise: { type: 'gaussian', mean: 128 + seed, sigma: 40 } } }).png().toBuffer();
+  return sharp(noise).blur(2).jpeg({ quality: 90 }).toBuffer();
+}
