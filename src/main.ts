@@ -20,6 +20,8 @@ import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-tran
 import { createHostedImages } from './app/hosted-images.js';
 import { createEmbeddedQueue } from './adapters/queue/embedded.js';
 import type { JobRecord } from './ports/job-queue.js';
+import { createS3BlobStore } from './adapters/storage/s3.js';
+import { createBullMQQueue } from './adapters/queue/bullmq.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -45,12 +47,21 @@ export async function compose(config: Config, log: (line: string) => void = cons
     log(`  AccessKeyId:     ${creds.accessKeyId}`);
     log(`  AccessKeySecret: ${creds.accessKeySecret}`);
   }
-  const blobs = await createFsBlobStore({ dir: dataDir });
+  // Scale-out mode: object bytes in an S3-compatible bucket shared by every node (docs/deploy.md).
+  const s3 = config.storage === 's3'
+    ? createS3BlobStore({
+        endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, prefix: config.s3Prefix,
+        ...(config.s3AccessKeyId === undefined || config.s3SecretAccessKey === undefined ? {} : { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey }),
+        forcePathStyle: config.s3ForcePathStyle === 'true',
+      })
+    : undefined;
+  const blobs = s3 ?? (await createFsBlobStore({ dir: dataDir }));
   const meta = createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
   meta.putAccessKey({ id: creds.accessKeyId, secret: creds.accessKeySecret });
   const objects = createObjectService({ blobs, meta, maxObjectBytes: config.maxObjectBytes, maxProcessBytes: config.maxProcessBytes });
   // Blobs written before a crash but never committed are unreachable: remove them before serving.
-  const collected = await objects.collectGarbage();
+  // Not on a shared bucket: another node's metadata (or its write in flight) may refer to them.
+  const collected = s3 ? 0 : await objects.collectGarbage();
   if (collected > 0) log(`halftone: removed ${collected} unreferenced blob(s) left by an interrupted write`);
   // Remote sources (Cloudflare absolute URLs): SSRF-safe fetcher behind an HTTP cache of originals.
   const fetcher = createCachingFetcher(
@@ -79,11 +90,11 @@ export async function compose(config: Config, log: (line: string) => void = cons
   // process. Use cases register their handler and, when their jobs own files, an expiry hook that
   // removes those files before the job row is swept.
   const expireHooks = new Map<string, (job: JobRecord) => void | Promise<void>>();
-  const queue = createEmbeddedQueue({
-    file: join(dataDir, 'jobs.sqlite'),
-    concurrency: config.jobConcurrency,
-    onExpire: (job) => expireHooks.get(job.kind)?.(job),
-  });
+  const onExpire = (job: JobRecord) => expireHooks.get(job.kind)?.(job);
+  // Scale-out mode: BullMQ on Redis, shared by every node and worker (docs/deploy.md).
+  const queue = config.queue === 'bullmq'
+    ? createBullMQQueue({ url: config.redisUrl, prefix: config.redisPrefix, concurrency: config.jobConcurrency, onExpire })
+    : createEmbeddedQueue({ file: join(dataDir, 'jobs.sqlite'), concurrency: config.jobConcurrency, onExpire });
   const onInternalError = (err: unknown, requestId: string) => console.error(`halftone: internal error (request ${requestId}):`, err);
   const app = buildServer({
     images: {
@@ -118,6 +129,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       await app.close();
       await queue.close({ mode: 'abort' });
       await fetcher.close();
+      s3?.destroy();
       meta.close();
     },
   };

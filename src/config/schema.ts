@@ -45,6 +45,18 @@ export const CONFIG_SCHEMA = {
   apiKeys: { env: 'HALFTONE_API_KEYS', kind: 'string', default: '', doc: 'Bearer tokens accepted by the Images REST API (comma-separated); empty = the API answers 401.' },
   jobConcurrency: { env: 'HALFTONE_JOB_CONCURRENCY', kind: 'count', default: '2', doc: 'Most background jobs (compression tasks, video animations) run at once by this process.' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
+  // Scale-out mode (docs/deploy.md): shared object storage and job queue.
+  storage: { env: 'HALFTONE_STORAGE', kind: 'string', default: 'fs', doc: 'Where object bytes live: `fs` (the data dir) or `s3` (an S3-compatible bucket, HALFTONE_S3_*; needed when several nodes serve the same objects).' },
+  s3Endpoint: { env: 'HALFTONE_S3_ENDPOINT', kind: 'string', default: '', doc: 'S3 endpoint URL for non-AWS servers (MinIO, Ceph, OSS), e.g. `http://minio:9000`; empty = AWS S3 in HALFTONE_S3_REGION.' },
+  s3Region: { env: 'HALFTONE_S3_REGION', kind: 'string', default: 'us-east-1', doc: 'S3 region (signing region for S3-compatible servers).' },
+  s3Bucket: { env: 'HALFTONE_S3_BUCKET', kind: 'string', default: '', doc: 'S3 bucket holding the blobs (required with HALFTONE_STORAGE=s3; it must exist).' },
+  s3Prefix: { env: 'HALFTONE_S3_PREFIX', kind: 'string', default: '', doc: 'Key prefix inside the bucket (e.g. `halftone/`); blobs are stored under `<prefix>blobs/`.' },
+  s3AccessKeyId: { env: 'HALFTONE_S3_ACCESS_KEY_ID', kind: 'string', default: undefined, doc: 'S3 access key id; unset = the AWS SDK default chain (AWS_* env, shared files, instance role).' },
+  s3SecretAccessKey: { env: 'HALFTONE_S3_SECRET_ACCESS_KEY', kind: 'string', default: undefined, doc: 'S3 secret access key (set together with HALFTONE_S3_ACCESS_KEY_ID).' },
+  s3ForcePathStyle: { env: 'HALFTONE_S3_FORCE_PATH_STYLE', kind: 'string', default: 'false', doc: '`true`: path-style requests (`endpoint/bucket/key`), needed by MinIO and most self-hosted servers; `false`: virtual-host style.' },
+  queue: { env: 'HALFTONE_QUEUE', kind: 'string', default: 'embedded', doc: 'Background job queue: `embedded` (SQLite file in the data dir, one process) or `bullmq` (Redis at REDIS_URL, shared by every node and worker).' },
+  redisUrl: { env: 'REDIS_URL', kind: 'string', default: '', doc: 'Redis for HALFTONE_QUEUE=bullmq: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS).' },
+  redisPrefix: { env: 'HALFTONE_REDIS_PREFIX', kind: 'string', default: 'halftone', doc: 'Key prefix of Halftone\'s keys in Redis; every process of one deployment uses the same prefix.' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;
@@ -110,5 +122,16 @@ export function load(env: Record<string, string | undefined>): LoadResult {
   if (cfg.cfDefaultFit !== 'scale-down' && cfg.cfDefaultFit !== 'contain') errors.push(`HALFTONE_CF_DEFAULT_FIT: expected scale-down or contain but received ${JSON.stringify(cfg.cfDefaultFit)}`);
   if (!/^\/[^?#]*[^/?#]$/.test(cfg.cfPrefix)) errors.push(`HALFTONE_CF_PREFIX: expected a path such as /cdn-cgi/image but received ${JSON.stringify(cfg.cfPrefix)}`);
   if (!/^[-_/!]*$/.test(cfg.styleDelimiters)) errors.push(`HALFTONE_OSS_STYLE_DELIMITERS: expected only the characters - _ / ! but received ${JSON.stringify(cfg.styleDelimiters)}`);
+  // Scale-out mode.
+  if (cfg.storage !== 'fs' && cfg.storage !== 's3') errors.push(`HALFTONE_STORAGE: expected fs or s3 but received ${JSON.stringify(cfg.storage)}`);
+  if (cfg.storage === 's3' && cfg.s3Bucket === '') errors.push('HALFTONE_S3_BUCKET: required when HALFTONE_STORAGE=s3.');
+  if ((cfg.s3AccessKeyId === undefined) !== (cfg.s3SecretAccessKey === undefined)) {
+    errors.push('HALFTONE_S3_ACCESS_KEY_ID and HALFTONE_S3_SECRET_ACCESS_KEY must be set together (or both left unset for the AWS default chain).');
+  }
+  if (cfg.s3ForcePathStyle !== 'true' && cfg.s3ForcePathStyle !== 'false') errors.push(`HALFTONE_S3_FORCE_PATH_STYLE: expected true or false but received ${JSON.stringify(cfg.s3ForcePathStyle)}`);
+  if (cfg.s3Endpoint !== '' && !/^https?:\/\/[^/?#]+\/?$/.test(cfg.s3Endpoint)) errors.push(`HALFTONE_S3_ENDPOINT: expected http(s)://host[:port] but received ${JSON.stringify(cfg.s3Endpoint)}`);
+  if (cfg.queue !== 'embedded' && cfg.queue !== 'bullmq') errors.push(`HALFTONE_QUEUE: expected embedded or bullmq but received ${JSON.stringify(cfg.queue)}`);
+  if (cfg.queue === 'bullmq' && !/^rediss?:\/\/./.test(cfg.redisUrl)) errors.push("REDIS_URL: expected redis://host:port or rediss://host:port (required when HALFTONE_QUEUE=bullmq; the value is not shown, it may hold a password).");
+  if (!/^[A-Za-z0-9_-]+$/.test(cfg.redisPrefix)) errors.push(`HALFTONE_REDIS_PREFIX: expected letters, digits, - or _ but received ${JSON.stringify(cfg.redisPrefix)}`);
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: cfg };
 }
