@@ -291,6 +291,8 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
       let finished!: () => void;
       entry.done = new Promise<void>((r) => (finished = r));
       active.set(id, entry);
+      // Fetched while close({ mode: 'abort' }) was pausing the worker: straight back to the queue.
+      if (closing) entry.stop = 'shutdown';
       const stopped = new Promise<never>((_, reject) => {
         controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
       });
@@ -322,7 +324,7 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
           throw new Error('The job was cancelled');
         }
         if (entry.stop === undefined && attempt > maxAttempts) throw fail(INTERRUPTED);
-        if (entry.stop !== undefined) throw controller.signal.reason;
+        if (entry.stop !== undefined) throw controller.signal.reason ?? new Error('The job queue is shutting down');
         const value = await Promise.race([handler(job.data.payload, ctx), stopped]);
         if (entry.stop === undefined && !(await isCancelled(id))) return value === undefined ? null : value;
         throw controller.signal.reason;
@@ -515,16 +517,22 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
           entry.stop = 'shutdown';
           entry.controller.abort(new Error('The job queue is shutting down'));
         }
+        // Closing waits for every job the workers hold, including ones fetched just before the
+        // pause (their processor puts them back at once); handlers that ignore the abort are given
+        // `abortGraceMs`, then abandoned (BullMQ's stalled check recovers their jobs).
+        const workersClosed = Promise.all([...workers.values()].map((w) => w.close())).then(() => undefined);
+        workersClosed.catch(() => undefined);
         let graceTimer: NodeJS.Timeout | undefined;
         await Promise.race([
-          Promise.all(running.map((e) => e.done)),
+          workersClosed,
           new Promise<void>((resolve) => {
             graceTimer = setTimeout(resolve, abortGraceMs);
           }),
         ]);
         if (graceTimer) clearTimeout(graceTimer);
+      } else {
+        await Promise.all([...workers.values()].map((w) => w.close()));
       }
-      await Promise.all([...workers.values()].map((w) => w.close(closeOptions.mode === 'abort')));
       if (sweeping) await sweeping.catch(() => 0);
       closed = true;
       await Promise.all([...queues.values()].map((q) => q.close()));
