@@ -173,6 +173,24 @@ describe('BullMQ queue across processes', { skip }, () => {
     }
   });
 
+  it('falsy results (0, false, empty string) are kept, in the record and in onSettled', async () => {
+    const queue = createBullMQQueue({ url: redis!.url, prefix: freshPrefix(), concurrency: 2 });
+    try {
+      const settled = new Map<string, unknown>();
+      queue.onSettled((j) => settled.set(j.id, j.result));
+      queue.register('falsy', async (p) => p);
+      await queue.start();
+      for (const [id, value] of [['zero', 0], ['no', false], ['empty', '']] as const) {
+        await queue.submit('falsy', value, { id });
+        assert.equal((await waitFor(queue, id)).result, value);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(Object.fromEntries(settled), { zero: 0, no: false, empty: '' });
+    } finally {
+      await queue.close();
+    }
+  });
+
   it('a job cancelled on one process is aborted on the worker process that runs it', async () => {
     const prefix = freshPrefix();
     const worker = createBullMQQueue({ url: redis!.url, prefix, concurrency: 1 });

@@ -111,6 +111,13 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
 return 1
 `;
 
+// Schedules the expiry of a job that finished, unless it was cancelled; 1 when scheduled.
+const SETTLE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+return 1
+`;
+
 // Leases up to ARGV[3] ids due at ARGV[1] until ARGV[2].
 const LEASE_SCRIPT = `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
@@ -349,12 +356,18 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
     };
   }
 
-  /** A job finished in this process: schedule its expiry and tell the listeners (unless cancelled). */
-  async function settledHere(job: Job<JobData>): Promise<void> {
+  /**
+   * A job finished in this process: schedule its expiry and tell the listeners, unless it was
+   * cancelled (the cancelling process reported that). One round trip; the record is built from
+   * the job BullMQ just finished (with the handler's own return value: BullMQ's local copy turns
+   * falsy results into undefined).
+   */
+  async function settledHere(job: Job<JobData>, outcome: { result: Json } | undefined): Promise<void> {
     const id = job.id as string;
-    if (await isCancelled(id)) return; // the cancelling process reported it
-    const record = await read(id);
-    if (record?.expiresAt !== undefined) await redis.zadd(expiryKey, record.expiresAt, id);
+    const base = toRecord(job, outcome ? 'completed' : 'failed');
+    if (!base || base.expiresAt === undefined) return;
+    const record: JobRecord = outcome ? { ...base, result: outcome.result } : base;
+    if ((await redis.eval(SETTLE_SCRIPT, 2, cancelledKey(id), expiryKey, base.expiresAt, id)) !== 1) return;
     emit(record);
   }
 
@@ -376,9 +389,9 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
         },
       },
     });
-    worker.on('completed', (job) => void settledHere(job).catch(() => undefined));
+    worker.on('completed', (job, result) => void settledHere(job, { result: result ?? null }).catch(() => undefined));
     worker.on('failed', (job) => {
-      if (job?.finishedOn !== undefined) void settledHere(job).catch(() => undefined);
+      if (job?.finishedOn !== undefined) void settledHere(job, undefined).catch(() => undefined);
     });
     worker.on('error', () => undefined); // connection errors are retried by ioredis
     workers.set(kind, worker);
