@@ -15,6 +15,11 @@ export function findRedisServer(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/** The `skip` option of Redis tests: a message when redis-server is missing, except in CI (.ci/run installs it). */
+export function redisSkip(): string | false {
+  return findRedisServer() || process.env['CI'] === 'true' ? false : REDIS_MISSING;
+}
+
 export interface LocalRedis {
   readonly url: string;
   readonly port: number;

@@ -14,12 +14,12 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { startLocalS3, type LocalS3 } from '../helpers/s3-server.js';
-import { findRedisServer, REDIS_MISSING, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
+import { redisSkip, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
 import { client, type OssClient } from './oss-client.js';
 
 const JPEG = readFileSync(new URL('../fixtures/example-400x267.jpg', import.meta.url));
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
-const skip = findRedisServer() ? false : REDIS_MISSING;
+const skip = redisSkip();
 
 describe('scale-out mode (S3 storage, BullMQ queue)', { skip }, () => {
   let s3: LocalS3;

@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { JobRecord } from '../../src/ports/job-queue.js';
 import { createBullMQQueue } from '../../src/adapters/queue/bullmq.js';
-import { findRedisServer, REDIS_MISSING, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
+import { redisSkip, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
 import { jobQueueContract, waitFor } from './contract.js';
 
-const skip = findRedisServer() ? false : REDIS_MISSING;
+const skip = redisSkip();
 let redis: LocalRedis | undefined;
 before(async () => {
   if (!skip) redis = await startLocalRedis();

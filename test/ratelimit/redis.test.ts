@@ -7,9 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { createRedisRateLimiter, type RedisRateLimiter } from '../../src/adapters/ratelimit/redis.js';
-import { findRedisServer, REDIS_MISSING, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
+import { redisSkip, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
 
-const skip = findRedisServer() ? false : REDIS_MISSING;
+const skip = redisSkip();
 
 describe('Redis rate limiter', { skip }, () => {
   let redis: LocalRedis;
