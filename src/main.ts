@@ -19,7 +19,7 @@ import { createFaceApiDetector } from './adapters/faces/face-api.js';
 import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-transform.js';
 import { createHostedImages } from './app/hosted-images.js';
 import { createEmbeddedQueue, type EmbeddedJobQueue } from './adapters/queue/embedded.js';
-import type { JobRecord } from './ports/job-queue.js';
+import type { JobQueue, JobRecord } from './ports/job-queue.js';
 import { createPromMetrics } from './adapters/metrics/prom.js';
 import { NOOP_METRICS } from './ports/metrics.js';
 import { withFetchFailureHook } from './adapters/source/metered.js';
@@ -47,6 +47,14 @@ import { createResultCache } from './adapters/cache/tiered.js';
 import { createVariants, type VariantStats } from './app/variants.js';
 import { createAdmission, type AdmissionStats } from './app/admission.js';
 import { ossSourceTag } from './app/oss-variants.js';
+import { createS3BlobStore } from './adapters/storage/s3.js';
+import { createBullMQQueue } from './adapters/queue/bullmq.js';
+import { createRedisRateLimiter, type RedisRateLimiter } from './adapters/ratelimit/redis.js';
+import type { RateLimiter } from './ports/rate-limiter.js';
+
+function isEmbeddedQueue(q: JobQueue): q is EmbeddedJobQueue {
+  return typeof (q as Partial<EmbeddedJobQueue>).active === 'function';
+}
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -54,7 +62,7 @@ export interface Composed {
   readonly config: Config;
   readonly accessKeyId: string;
   /** The background job queue (use cases register handlers on it; tests submit jobs). */
-  readonly queue: EmbeddedJobQueue;
+  readonly queue: JobQueue;
   /** Result-cache and admission counters (for /metrics). */
   perfStats(): { variants: VariantStats; admission: AdmissionStats };
   close(): Promise<void>;
@@ -76,10 +84,18 @@ export async function compose(config: Config, log: (line: string) => void = cons
     log(`  AccessKeyId:     ${creds.accessKeyId}`);
     log(`  AccessKeySecret: ${creds.accessKeySecret}`);
   }
-  const blobs = await createFsBlobStore({ dir: dataDir });
   // Metrics (docs/observability.md): the Prometheus adapter when /metrics is on, else a no-op.
   const prom = config.metrics === 'true' ? createPromMetrics() : undefined;
   const metrics = prom ?? NOOP_METRICS;
+  // Scale-out mode: object bytes in an S3-compatible bucket shared by every node (docs/deploy.md).
+  const s3 = config.storage === 's3'
+    ? createS3BlobStore({
+        endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, prefix: config.s3Prefix,
+        ...(config.s3AccessKeyId === undefined || config.s3SecretAccessKey === undefined ? {} : { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey }),
+        forcePathStyle: config.s3ForcePathStyle === 'true',
+      })
+    : undefined;
+  const blobs = s3 ?? (await createFsBlobStore({ dir: dataDir }));
   const meta = createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
   meta.putAccessKey({ id: creds.accessKeyId, secret: creds.accessKeySecret });
   // Performance (docs/operations-perf.md): result cache with coalescing, admission control, libvips threads.
@@ -97,7 +113,8 @@ export async function compose(config: Config, log: (line: string) => void = cons
   };
   const objects = createObjectService({ blobs, meta, maxObjectBytes: config.maxObjectBytes, maxProcessBytes: config.maxProcessBytes, onObjectChanged });
   // Blobs written before a crash but never committed are unreachable: remove them before serving.
-  const collected = await objects.collectGarbage();
+  // Not on a shared bucket: another node's metadata (or its write in flight) may refer to them.
+  const collected = s3 ? 0 : await objects.collectGarbage();
   if (collected > 0) log(`halftone: removed ${collected} unreferenced blob(s) left by an interrupted write`);
   // Remote sources (Cloudflare absolute URLs): SSRF-safe fetcher behind an HTTP cache of originals.
   const fetcher = createCachingFetcher(
@@ -129,16 +146,19 @@ export async function compose(config: Config, log: (line: string) => void = cons
   // process. Use cases register their handler and, when their jobs own files, an expiry hook that
   // removes those files before the job row is swept.
   const expireHooks = new Map<string, (job: JobRecord) => void | Promise<void>>();
-  const queue = createEmbeddedQueue({
-    file: join(dataDir, 'jobs.sqlite'),
-    concurrency: config.jobConcurrency,
-    onExpire: (job) => expireHooks.get(job.kind)?.(job),
-  });
+  const onExpire = (job: JobRecord) => expireHooks.get(job.kind)?.(job);
+  // Scale-out mode: BullMQ on Redis, shared by every node and worker (docs/deploy.md).
+  const queue: JobQueue = config.queue === 'bullmq'
+    ? createBullMQQueue({ url: config.redisUrl, prefix: config.redisPrefix, concurrency: config.jobConcurrency, onExpire })
+    : createEmbeddedQueue({ file: join(dataDir, 'jobs.sqlite'), concurrency: config.jobConcurrency, onExpire });
   // Unexpected errors go to the structured log with the request id the client saw.
   const onInternalError = (err: unknown, requestId: string) => app.log.error({ err, reqId: requestId }, 'internal error');
   queue.onSettled((job) => metrics.jobSettled(job.kind, job.state));
-  metrics.gauge('halftone_jobs_active', 'Background jobs queued or running, by kind and state.', ['kind', 'state'],
-    () => queue.active().map((r) => [{ kind: r.kind, state: r.state }, r.count] as const));
+  // Counted from the embedded queue's table; BullMQ deployments read queue depth from Redis exporters.
+  if (isEmbeddedQueue(queue)) {
+    metrics.gauge('halftone_jobs_active', 'Background jobs queued or running, by kind and state.', ['kind', 'state'],
+      () => queue.active().map((r) => [{ kind: r.kind, state: r.state }, r.count] as const));
+  }
   metrics.gauge('halftone_source_cache_bytes', 'Bytes of remote originals held by the source cache.', [], () => fetcher.stats().bytes);
   metrics.gauge('halftone_source_cache_entries', 'Remote originals held by the source cache.', [], () => fetcher.stats().entries);
   metrics.gauge('halftone_source_cache_lookups', 'Source-cache lookups since start, by result.', ['result'], () => {
@@ -158,6 +178,14 @@ export async function compose(config: Config, log: (line: string) => void = cons
     notifyBackoffMs: config.notifyBackoffMs, log,
   });
   if (!videoTools.available()) log(`halftone: video/animation disabled (${videoTools.describe()})`);
+  // Per-key rate limits: in memory for one process; in Redis, shared by every node, in scale-out mode.
+  const redisLimiters: RedisRateLimiter[] = [];
+  const rateLimiter = (api: string, perSecond: number): RateLimiter => {
+    if (config.queue !== 'bullmq') return createMemoryRateLimiter({ perSecond });
+    const l = createRedisRateLimiter({ url: config.redisUrl, prefix: `${config.redisPrefix}:${api}`, perSecond });
+    redisLimiters.push(l);
+    return l;
+  };
   // Compression task API: signed result files, task inputs, per-key rate limit; tasks run on the
   // queue as kind 'imgcompress' and remove their files when they expire.
   const results = await createFsResultFiles({ dataDir });
@@ -175,7 +203,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
   await tasks.sweepOrphans();
   const taskRoutes = {
     tasks,
-    limiter: createMemoryRateLimiter({ perSecond: config.taskRateLimit }),
+    limiter: rateLimiter('tasks', config.taskRateLimit),
     apiKeys: config.apiKeys.split(',').map((k) => k.trim()).filter((k) => k !== ''),
     syncWaitMs: config.taskSyncWaitMs,
     ratePerSecond: config.taskRateLimit,
@@ -185,7 +213,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
   };
   // --- Abstract-style API (/v1/url/, /v1/upload/) ----------------------------------------------
   // Results are published through the same signed result files as the compression tasks.
-  const abstractLimiter = createMemoryRateLimiter({ perSecond: config.abstractRateLimit });
+  const abstractLimiter = rateLimiter('abstract', config.abstractRateLimit);
   const abstractRoutes: AbstractRouteDeps = {
     // The engine and the storage SDKs are loaded on first use, like the other dialects.
     optimise: async (source, options) => {
@@ -271,6 +299,8 @@ export async function compose(config: Config, log: (line: string) => void = cons
       results.close();
       await fetcher.close();
       await resultCache.close();
+      s3?.destroy();
+      await Promise.all(redisLimiters.map((l) => l.close()));
       meta.close();
     },
   };

@@ -82,6 +82,18 @@ export const CONFIG_SCHEMA = {
   bodyTimeoutMs: { env: 'HALFTONE_BODY_TIMEOUT_MS', kind: 'count', default: '60000', doc: 'Bodies of non-streaming requests (all but object PUT, part upload and append) must arrive within this many milliseconds.' },
   idleTimeoutMs: { env: 'HALFTONE_IDLE_TIMEOUT_MS', kind: 'count', default: '120000', doc: 'A connection with no traffic for this many milliseconds is closed (also bounds stalled uploads).' },
   shutdownGraceMs: { env: 'HALFTONE_SHUTDOWN_GRACE_MS', kind: 'count', default: '30000', doc: 'On SIGTERM/SIGINT, in-flight requests get this many milliseconds to finish before the process exits (unfinished uploads leave no object).' },
+  // Scale-out mode (docs/deploy.md): shared object storage and job queue.
+  storage: { env: 'HALFTONE_STORAGE', kind: 'string', default: 'fs', doc: 'Where object bytes live: `fs` (the data dir) or `s3` (an S3-compatible bucket, HALFTONE_S3_*; needed when several nodes serve the same objects).' },
+  s3Endpoint: { env: 'HALFTONE_S3_ENDPOINT', kind: 'string', default: '', doc: 'S3 endpoint URL for non-AWS servers (MinIO, Ceph, OSS), e.g. `http://minio:9000`; empty = AWS S3 in HALFTONE_S3_REGION.' },
+  s3Region: { env: 'HALFTONE_S3_REGION', kind: 'string', default: 'us-east-1', doc: 'S3 region (signing region for S3-compatible servers).' },
+  s3Bucket: { env: 'HALFTONE_S3_BUCKET', kind: 'string', default: '', doc: 'S3 bucket holding the blobs (required with HALFTONE_STORAGE=s3; it must exist).' },
+  s3Prefix: { env: 'HALFTONE_S3_PREFIX', kind: 'string', default: '', doc: 'Key prefix inside the bucket (e.g. `halftone/`); blobs are stored under `<prefix>blobs/`.' },
+  s3AccessKeyId: { env: 'HALFTONE_S3_ACCESS_KEY_ID', kind: 'string', default: undefined, doc: 'S3 access key id; unset = the AWS SDK default chain (AWS_* env, shared files, instance role).' },
+  s3SecretAccessKey: { env: 'HALFTONE_S3_SECRET_ACCESS_KEY', kind: 'string', default: undefined, doc: 'S3 secret access key (set together with HALFTONE_S3_ACCESS_KEY_ID).' },
+  s3ForcePathStyle: { env: 'HALFTONE_S3_FORCE_PATH_STYLE', kind: 'string', default: 'false', doc: '`true`: path-style requests (`endpoint/bucket/key`), needed by MinIO and most self-hosted servers; `false`: virtual-host style.' },
+  queue: { env: 'HALFTONE_QUEUE', kind: 'string', default: 'embedded', doc: 'Background job queue: `embedded` (SQLite file in the data dir, one process) or `bullmq` (Redis at REDIS_URL, shared by every node and worker).' },
+  redisUrl: { env: 'REDIS_URL', kind: 'string', default: '', doc: 'Redis for HALFTONE_QUEUE=bullmq: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS).' },
+  redisPrefix: { env: 'HALFTONE_REDIS_PREFIX', kind: 'string', default: 'halftone', doc: 'Key prefix of Halftone\'s keys in Redis; every process of one deployment uses the same prefix.' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;
@@ -159,5 +171,16 @@ export function load(env: Record<string, string | undefined>): LoadResult {
   for (const [env, v] of [['HALFTONE_METRICS', cfg.metrics], ['HALFTONE_PLAYGROUND', cfg.playground]] as const) {
     if (v !== 'true' && v !== 'false') errors.push(`${env}: expected true or false but received ${JSON.stringify(v)}`);
   }
+  // Scale-out mode.
+  if (cfg.storage !== 'fs' && cfg.storage !== 's3') errors.push(`HALFTONE_STORAGE: expected fs or s3 but received ${JSON.stringify(cfg.storage)}`);
+  if (cfg.storage === 's3' && cfg.s3Bucket === '') errors.push('HALFTONE_S3_BUCKET: required when HALFTONE_STORAGE=s3.');
+  if ((cfg.s3AccessKeyId === undefined) !== (cfg.s3SecretAccessKey === undefined)) {
+    errors.push('HALFTONE_S3_ACCESS_KEY_ID and HALFTONE_S3_SECRET_ACCESS_KEY must be set together (or both left unset for the AWS default chain).');
+  }
+  if (cfg.s3ForcePathStyle !== 'true' && cfg.s3ForcePathStyle !== 'false') errors.push(`HALFTONE_S3_FORCE_PATH_STYLE: expected true or false but received ${JSON.stringify(cfg.s3ForcePathStyle)}`);
+  if (cfg.s3Endpoint !== '' && !/^https?:\/\/[^/?#]+\/?$/.test(cfg.s3Endpoint)) errors.push(`HALFTONE_S3_ENDPOINT: expected http(s)://host[:port] but received ${JSON.stringify(cfg.s3Endpoint)}`);
+  if (cfg.queue !== 'embedded' && cfg.queue !== 'bullmq') errors.push(`HALFTONE_QUEUE: expected embedded or bullmq but received ${JSON.stringify(cfg.queue)}`);
+  if (cfg.queue === 'bullmq' && !/^rediss?:\/\/./.test(cfg.redisUrl)) errors.push("REDIS_URL: expected redis://host:port or rediss://host:port (required when HALFTONE_QUEUE=bullmq; the value is not shown, it may hold a password).");
+  if (!/^[A-Za-z0-9_-]+$/.test(cfg.redisPrefix)) errors.push(`HALFTONE_REDIS_PREFIX: expected letters, digits, - or _ but received ${JSON.stringify(cfg.redisPrefix)}`);
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: cfg };
 }
