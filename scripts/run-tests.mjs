@@ -25,27 +25,12 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-// Server tests spawn the built dist/main.js; build it once here when src/ is newer, so that two
-// test files running in parallel never rebuild dist/ at the same time (one would read it half-written).
-function newestTs(dir) {
-  let max = 0;
-  for (const name of readdirSync(dir)) {
-    const full = join(dir, name);
-    const st = statSync(full);
-    max = Math.max(max, st.isDirectory() ? newestTs(full) : name.endsWith('.ts') ? st.mtimeMs : 0);
-  }
-  return max;
-}
-let distTime = 0;
-try {
-  distTime = statSync(join(root, 'dist', 'main.js')).mtimeMs;
-} catch {
-  distTime = 0;
-}
-if (distTime < newestTs(join(root, 'src'))) {
-  const built = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { stdio: 'inherit', cwd: root });
-  if (built.status !== 0) console.error('run-tests: tsc reported errors; dist/ may be incomplete');
-}
+// Server tests spawn the built dist/main.js; build it once here (test/helpers/server.ts decides
+// whether src/ is newer), so that two test files running in parallel never rebuild dist/ at the
+// same time (one would read it half-written).
+const build = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
+  "const m = await import('./test/helpers/server.ts'); m.ensureBuilt();"], { stdio: 'inherit', cwd: root });
+if (build.status !== 0) console.error('run-tests: could not build dist/; server tests will fail');
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files];
 const res = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
 process.exit(res.status ?? 1);
