@@ -22,6 +22,7 @@ import { createEmbeddedQueue, type EmbeddedJobQueue } from './adapters/queue/emb
 import type { JobQueue, JobRecord } from './ports/job-queue.js';
 import { createPromMetrics } from './adapters/metrics/prom.js';
 import { NOOP_METRICS } from './ports/metrics.js';
+import { registerPerfMetrics } from './app/perf-metrics.js';
 import { withFetchFailureHook } from './adapters/source/metered.js';
 import { binaryAvailable } from './adapters/tools/binary.js';
 import { checkReadiness, queueCheck, storageCheck, toolCheck } from './app/readiness.js';
@@ -165,6 +166,8 @@ export async function compose(config: Config, log: (line: string) => void = cons
     const st = fetcher.stats();
     return [[{ result: 'hit' }, st.hits], [{ result: 'miss' }, st.misses], [{ result: 'revalidated' }, st.revalidated]] as const;
   });
+  // Result cache and admission counters, read at scrape time (src/app/perf-metrics.ts).
+  registerPerfMetrics(metrics, () => ({ variants: variants.stats(), admission: admission.stats() }));
   // Video → animated GIF/WebP (x-oss-async-process) as durable tasks, notified through webhooks.
   const notify = parseNotifyTopics(config.notifyTopics);
   if (notify.errors.length > 0) throw new Error(notify.errors.join('\n'));

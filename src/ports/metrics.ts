@@ -32,6 +32,12 @@ export interface Metrics {
    * Registering the same name twice throws (a wiring bug).
    */
   gauge(name: string, help: string, labels: readonly string[], read: () => Iterable<readonly [Record<string, string>, number]> | number): void;
+  /**
+   * Registers a counter read at scrape time from totals a component keeps itself (monotonically
+   * increasing since start, e.g. cache hits): exported with the counter type, no hot-path calls.
+   * Same shape and rules as {@link gauge}; `name` should end in `_total`.
+   */
+  counter(name: string, help: string, labels: readonly string[], read: () => Iterable<readonly [Record<string, string>, number]> | number): void;
   /** Pixel-pipeline admission: a transform waited `seconds` for a slot (0 when admitted at once), or was rejected. */
   admission(outcome: 'admitted' | 'rejected', waitSeconds: number): void;
   /** Result/source cache lookups and bytes written or evicted, per cache (`result`, `source`, …). */
@@ -47,6 +53,7 @@ export const NOOP_METRICS: Metrics = {
   fetchFailed: noop,
   jobSettled: noop,
   gauge: noop,
+  counter: noop,
   admission: noop,
   cacheLookup: noop,
   cacheBytes: noop,

@@ -3,10 +3,14 @@
  * fetch failures and job counters match exactly the requests and jobs this test made; process
  * memory is exported; every response carries the request id (OSS: the same id in
  * x-oss-request-id and the XML body). Also /readyz: ready with every check listed, 503 once a
- * required part (the job queue) is down.
+ * required part (the job queue) is down. And the result-cache and pixel-pipeline series after
+ * transforms that miss, hit and miss the cache (a loopback origin of this test is the source).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startComposed, type ComposedServer } from './composed.js';
 
 let s: ComposedServer;
@@ -122,4 +126,67 @@ test('/readyz: ready with each check, 503 when the job queue is down', async () 
   assert.equal(downBody.checks['storage']!.ok, true);
   // Liveness is unaffected.
   assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+});
+
+test('result cache and pixel pipeline series follow a miss, a cached repeat and another miss', async () => {
+  const jpeg = readFileSync(new URL('../fixtures/example-400x267.jpg', import.meta.url));
+  let originHits = 0;
+  const origin = createServer((req, res) => {
+    originHits++;
+    if (req.url !== '/a.jpg') return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(jpeg.length) }).end(jpeg);
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const srv = await startComposed({ HALFTONE_ALLOWED_ORIGINS: originUrl, HALFTONE_ANY_PUBLIC_ORIGIN: 'false' });
+  try {
+    const scrape = async () => parse(await (await fetch(`${srv.url}/metrics`)).text());
+    const before = await scrape();
+    // Nothing ran yet: the series exist (with zeros) from the start.
+    assert.equal(before.get('halftone_pipeline_in_flight'), 0);
+    assert.equal(before.get('halftone_pipeline_queue_depth'), 0);
+    assert.equal(before.get('halftone_pipeline_decisions_total{outcome="admitted"}'), 0);
+    assert.equal(before.get('halftone_result_cache_lookups_total{result="miss"}'), 0);
+    assert.equal(before.get('halftone_result_cache_entries{tier="memory"}'), 0);
+    const transform = async (options: string) => {
+      const res = await fetch(`${srv.url}/cdn-cgi/image/${options}/${originUrl}/a.jpg`);
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.match(res.headers.get('content-type') ?? '', /^image\//);
+      await res.arrayBuffer();
+    };
+    await transform('width=100,format=jpeg');
+    // The cache write is not awaited by the response: wait until the variant is stored.
+    for (let i = 0; i < 200 && (await scrape()).get('halftone_result_cache_entries{tier="memory"}') !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+    await transform('width=100,format=jpeg'); // the cached repeat
+    await transform('width=50,format=jpeg'); // a different variant: a miss
+    const m = await scrape();
+    assert.equal(m.get('halftone_variants_total{outcome="computed"}'), 2);
+    assert.equal(m.get('halftone_variants_total{outcome="hit"}'), 1);
+    assert.equal(m.get('halftone_variants_total{outcome="coalesced"}'), 0);
+    assert.equal(m.get('halftone_result_cache_lookups_total{result="memory_hit"}'), 1);
+    assert.equal(m.get('halftone_result_cache_lookups_total{result="disk_hit"}'), 0);
+    assert.equal(m.get('halftone_result_cache_lookups_total{result="miss"}'), 2);
+    assert.equal(m.get('halftone_result_cache_write_errors_total'), 0);
+    // Only the two computations went through admission; nothing waits or runs afterwards.
+    assert.equal(m.get('halftone_pipeline_decisions_total{outcome="admitted"}'), 2);
+    assert.equal(m.get('halftone_pipeline_decisions_total{outcome="refused"}'), 0);
+    assert.equal(m.get('halftone_pipeline_in_flight'), 0);
+    assert.equal(m.get('halftone_pipeline_queue_depth'), 0);
+    assert.ok((m.get('halftone_pipeline_max_in_flight') ?? 0) >= 1);
+    for (let i = 0; i < 200 && (await scrape()).get('halftone_result_cache_entries{tier="memory"}') !== 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const stored = await scrape();
+    assert.equal(stored.get('halftone_result_cache_entries{tier="memory"}'), 2);
+    assert.ok((stored.get('halftone_result_cache_bytes{tier="memory"}') ?? 0) > 0);
+    assert.equal(stored.get('halftone_result_cache_evictions_total{reason="memory"}'), 0);
+    // The exposition types: totals since start are counters, current values gauges.
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    assert.match(text, /^# TYPE halftone_result_cache_lookups_total counter$/m);
+    assert.match(text, /^# TYPE halftone_pipeline_decisions_total counter$/m);
+    assert.match(text, /^# TYPE halftone_pipeline_in_flight gauge$/m);
+    assert.equal(m.get('halftone_http_requests_total{dialect="cloudflare",route="/cdn-cgi/image/*",method="GET",status="200"}'), 3);
+    assert.ok(originHits >= 1);
+  } finally {
+    await srv.close();
+    await new Promise<void>((resolve) => origin.close(() => resolve()));
+  }
 });

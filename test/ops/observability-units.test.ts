@@ -86,8 +86,16 @@ test('prom adapter: gauges read at scrape time; admission and cache counters', a
   assert.match(text, /^halftone_pipeline_admission_wait_seconds_count 1$/m);
   assert.match(text, /^halftone_cache_lookups_total\{cache="result",result="hit"\} 2$/m);
   assert.match(text, /^halftone_cache_bytes_total\{cache="result",event="stored"\} 1000$/m);
+  let hits = 5;
+  m.counter('halftone_result_cache_lookups_total', 'lookups', ['result'], () => [[{ result: 'memory_hit' }, hits] as const]);
+  m.counter('halftone_pipeline_waited_total', 'waited', [], () => 0);
   depth = 0;
   text = await m.render();
   assert.match(text, /^halftone_pipeline_queue_depth 0$/m);
+  assert.match(text, /^# TYPE halftone_result_cache_lookups_total counter$/m);
+  assert.match(text, /^halftone_result_cache_lookups_total\{result="memory_hit"\} 5$/m);
+  assert.match(text, /^halftone_pipeline_waited_total 0$/m);
+  hits = 7; // read again at the next scrape, not added up
+  assert.match(await m.render(), /^halftone_result_cache_lookups_total\{result="memory_hit"\} 7$/m);
   assert.throws(() => m.gauge('halftone_pipeline_queue_depth', 'again', [], () => 1), /already been registered/);
 });

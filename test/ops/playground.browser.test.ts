@@ -2,7 +2,8 @@
  * The playground in a real browser (issue 11 acceptance): headless Debian Chromium driven by
  * playwright-core against the built server on loopback. Upload an image, change a parameter and
  * see the result update, drag the split, copy the URL and fetch it; errors appear as the dialect
- * returns them; the Cloudflare tab negotiates a modern format. Screenshots at desktop and phone
+ * returns them; the Cloudflare tab negotiates a modern format; the compression-task and Abstract
+ * tabs call the real APIs with the key typed into the page. Screenshots at desktop and phone
  * sizes are saved under test-artifacts/ and checked for non-blank rendering.
  */
 import { after, before, test } from 'node:test';
@@ -19,12 +20,20 @@ const skip = CHROMIUM === undefined && process.env['CI'] !== 'true' ? 'Debian ch
 const ARTIFACTS = join(root, 'test-artifacts');
 const FIXTURE = join(root, 'test/fixtures/example-400x267.jpg');
 
+const API_KEY = 'playground-browser-key';
+
 let server: RunningServer;
 let browser: Browser;
 
 before(async () => {
   if (skip) return;
-  server = await startServer({ env: { HALFTONE_PLAYGROUND: 'true' } });
+  server = await startServer({
+    env: {
+      HALFTONE_PLAYGROUND: 'true', HALFTONE_API_KEYS: API_KEY,
+      // The page re-renders on every edit; the per-key limits are not what these tests are about.
+      HALFTONE_TASK_RATE_LIMIT: '100', HALFTONE_ABSTRACT_RATE_LIMIT: '100',
+    },
+  });
   browser = await chromium.launch({
     executablePath: CHROMIUM as string,
     headless: true,
@@ -130,6 +139,90 @@ test('playground: upload, change a parameter, drag the split, copy the URL and f
   assert.ok(['avif', 'webp'].includes((await page.textContent('#r-fmt')) ?? ''), `format ${await page.textContent('#r-fmt')}`);
   assert.equal(await page.textContent('#r-dim'), '400×267');
   assert.match((await page.textContent('#result-url')) ?? '', /\/cdn-cgi\/image\/width=400,format=auto\/halftone-playground\/u\//);
+  assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(foreign, [], 'the playground loads nothing from outside the server');
+  await context.close();
+});
+
+test('playground: the compression-task and Abstract tabs call the real APIs with the typed key', { skip }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const consoleErrors: string[] = [];
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const foreign: string[] = [];
+  // (Chromium does not expose multipart bodies holding a file to the test; headers and URL only.)
+  const posts: { url: string; headers: Record<string, string> }[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(server.url) && !r.url().startsWith('blob:')) foreign.push(r.url());
+    if (r.method() === 'POST' && !r.url().includes('/playground/api/')) posts.push({ url: r.url(), headers: r.headers() });
+  });
+  await page.goto(`${server.url}/playground/`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.setInputFiles('#upload', FIXTURE);
+  let run = await nextRender(page, 0);
+  const setSpec = async (spec: string) => {
+    await page.fill('#spec', spec);
+    await page.press('#spec', 'Enter');
+    run = await nextRender(page, run);
+  };
+  const setKey = async (key: string) => {
+    await page.fill('#api-key', key);
+    await page.dispatchEvent('#api-key', 'change');
+    run = await nextRender(page, run);
+  };
+  /** The result URL shown is on this server and answers the image the page displays. */
+  const fetchResult = async () => {
+    const url = (await page.textContent('#result-url')) ?? '';
+    assert.ok(url.startsWith(`${server.url}/`), url);
+    const res = await fetch(url);
+    assert.equal(res.status, 200, url);
+    return sharp(Buffer.from(await res.arrayBuffer())).metadata();
+  };
+
+  // Compression task: without a key the API's own 401 is shown.
+  await page.click('button[data-dialect="tasks"]');
+  run = await nextRender(page, run);
+  assert.equal(await page.isVisible('#key-row'), true);
+  assert.match((await page.textContent('#error')) ?? '', /^HTTP 401[\s\S]*Missing X-API-KEY header/);
+  // With the key (sent as X-API-KEY): a sync task, then its result file.
+  await setKey(API_KEY);
+  await setSpec('format=webp&width=200');
+  assert.equal(await page.isVisible('#error'), false, (await page.textContent('#error')) ?? '');
+  assert.equal(await page.textContent('#r-dim'), '200×134');
+  assert.equal(await page.textContent('#r-fmt'), 'webp');
+  const taskPost = posts.filter((p) => p.url.endsWith('/api/tasks/visual/imgcompress')).at(-1);
+  assert.ok(taskPost, 'the page posted a task');
+  assert.equal(taskPost.headers['x-api-key'], API_KEY);
+  assert.match(taskPost.headers['content-type'] ?? '', /^multipart\/form-data/);
+  let meta = await fetchResult();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['webp', 200, 134]);
+  // The key stays in this tab's sessionStorage for this dialect only.
+  assert.equal(await page.evaluate("sessionStorage.getItem('halftone-key-tasks')"), API_KEY);
+  // An API error in the dialect's own shape: quality and kbyte together.
+  await setSpec('quality=50&kbyte=10');
+  assert.match((await page.textContent('#error')) ?? '', /^HTTP 400[\s\S]*"status":400[\s\S]*quality and kbyte cannot be used together/);
+
+  // Abstract: its own key field value (empty here), then api_key inside the data JSON.
+  await page.click('button[data-dialect="abstract"]');
+  run = await nextRender(page, run);
+  assert.equal(await page.inputValue('#api-key'), '');
+  assert.match((await page.textContent('#error')) ?? '', /^HTTP 401[\s\S]*"code":"unauthorized"/);
+  await setKey(API_KEY);
+  await setSpec('{"lossy":true,"quality":60,"resize":{"width":100,"height":75,"strategy":"exact"}}');
+  assert.equal(await page.isVisible('#error'), false, (await page.textContent('#error')) ?? '');
+  assert.equal(await page.textContent('#r-dim'), '100×75');
+  const abstractPost = posts.filter((p) => /\/v1\/upload\/$/.test(p.url)).at(-1);
+  assert.ok(abstractPost, 'the page posted to /v1/upload/');
+  // Neither a header nor the query carries the key: it can only have been api_key in the data part.
+  assert.equal(abstractPost.headers['authorization'], undefined);
+  assert.equal(abstractPost.headers['x-api-key'], undefined);
+  assert.equal(new URL(abstractPost.url).search, '');
+  meta = await fetchResult();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 100, 75]);
+  // A wrong key is refused as Abstract refuses it.
+  await setKey('not-the-key');
+  assert.match((await page.textContent('#error')) ?? '', /^HTTP 401[\s\S]*Invalid API key provided/);
+
   assert.deepEqual(consoleErrors, []);
   assert.deepEqual(foreign, [], 'the playground loads nothing from outside the server');
   await context.close();

@@ -77,6 +77,17 @@ export function createPromMetrics(opts: { readonly defaultMetrics?: boolean } = 
         },
       });
     },
+    counter(name, help, labels, read) {
+      new Counter({
+        name, help, labelNames: [...labels], registers: [registry],
+        collect() {
+          const v = read();
+          this.reset();
+          if (typeof v === 'number') this.inc(Math.max(0, v));
+          else for (const [l, n] of v) this.inc(l, Math.max(0, n));
+        },
+      });
+    },
     admission(outcome, waitSeconds) {
       admissions.inc({ outcome });
       if (outcome === 'admitted') admissionWait.observe(waitSeconds);

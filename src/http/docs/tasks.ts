@@ -1,8 +1,9 @@
 /**
  * Documentation schemas of the PicWish-style compression task API (spec compress-task-api.md).
  * They attach when routes with these templates are registered (registry.ts); until then they are
- * unused. Examples: create a sync task from an uploaded file, then query it by the `task_id` the
- * create call returned (`x-example-from`, read by test/ops/openapi.test.ts).
+ * unused. Examples: create a sync task from an uploaded file (multipart) or from an image URL
+ * (form-encoded or JSON), then query it by the `task_id` the create call returned
+ * (`x-example-from`, read by test/ops/openapi.test.ts, which fetches example URLs from loopback).
  */
 import type { DocSchemas } from './types.js';
 
@@ -33,24 +34,32 @@ const errors = {
   429: failure('Over the request-rate limit'),
 };
 
+/** The options every form of the create call takes (multipart, form-encoded or JSON). */
+const options = {
+  sync: { type: 'integer', enum: [0, 1], default: 0 },
+  format: { type: 'string', enum: ['jpg', 'jpeg', 'png', 'webp'], description: 'Output format (default: the input\'s)' },
+  return_type: { type: 'integer', enum: [1, 2], default: 1, description: '1 result URL, 2 base64' },
+  quality: { type: 'integer', minimum: 1, maximum: 100, description: 'Not with kbyte' },
+  kbyte: { type: 'integer', minimum: 0, maximum: 51200, description: 'Target size in KB (0 = none); not with quality' },
+  width: { type: 'integer', minimum: 0, maximum: 8000 },
+  height: { type: 'integer', minimum: 0, maximum: 8000 },
+};
+const urlOptions = { image_url: { type: 'string', format: 'uri', maxLength: 2048, description: 'http(s) URL of the image (fetched server-side; public hosts or HALFTONE_ALLOWED_ORIGINS)' }, ...options };
+const urlExample = { image_url: 'https://images.example.com/photos/harbour.jpg', sync: 1, format: 'jpg', kbyte: 20 };
+
 export const TASKS_DOC_SCHEMAS: DocSchemas = {
   [`POST ${TASKS}`]: {
-    tags: ['tasks'], summary: 'Create a compression task (multipart; sync=1 waits for the result)',
-    security: [{ apiKey: [] }], consumes: ['multipart/form-data', 'application/x-www-form-urlencoded'],
+    tags: ['tasks'], summary: 'Create a compression task (file upload or image_url; sync=1 waits for the result)',
+    security: [{ apiKey: [] }],
     body: {
-      type: 'object',
-      properties: {
-        image_file: { type: 'string', format: 'binary', description: 'The image (≤ 20 MB, ≤ 8000×8000); or give image_url' },
-        image_url: { type: 'string', format: 'uri' },
-        sync: { type: 'integer', enum: [0, 1], default: 0 },
-        format: { type: 'string', enum: ['jpg', 'png', 'webp'] },
-        return_type: { type: 'integer', enum: [1, 2], default: 1 },
-        quality: { type: 'integer', minimum: 1, maximum: 100, description: 'Not with kbyte' },
-        kbyte: { type: 'integer', minimum: 0, maximum: 51200, description: 'Target size in KB; not with quality; not for PNG' },
-        width: { type: 'integer', minimum: 0, maximum: 8000 },
-        height: { type: 'integer', minimum: 0, maximum: 8000 },
+      content: {
+        'multipart/form-data': {
+          schema: { type: 'object', properties: { image_file: { type: 'string', format: 'binary', description: 'The image (≤ 20 MB, ≤ 8000×8000); or give image_url' }, ...options },
+            examples: [{ image_file: '(image bytes)', sync: 1, format: 'webp', quality: 70 }] },
+        },
+        'application/x-www-form-urlencoded': { schema: { type: 'object', required: ['image_url'], properties: urlOptions, examples: [urlExample] } },
+        'application/json': { schema: { type: 'object', required: ['image_url'], properties: urlOptions, examples: [urlExample] } },
       },
-      examples: [{ image_file: '(image bytes)', sync: 1, format: 'webp', quality: 70 }],
     },
     response: { 200: success(taskData, 'Task created (async: only task_id) or finished (sync)'), ...errors, 413: failure('Upload larger than 20 MB') },
   },

@@ -321,9 +321,10 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
     }
   });
 
-  app.get(`${BASE}/:taskId`, async (req, reply) => {
+  // The parameter is named as in the spec (and the OpenAPI document, src/http/docs/tasks.ts).
+  app.get(`${BASE}/:task_id`, async (req, reply) => {
     if (!(await guard(req, reply))) return reply;
-    const { taskId } = req.params as { taskId: string };
+    const { task_id: taskId } = req.params as { task_id: string };
     try {
       const v = TASK_ID_RE.test(taskId) ? await deps.tasks.get(taskId) : undefined;
       if (v === undefined) return send(reply, 404, { message: 'Task not found or expired' });
