@@ -217,7 +217,8 @@ export interface Dialect {
   readonly name: string;
   /**
    * Documented: the dialect reads only the first frame of an animation (the task API, spec
-   * compress-task-api.md §7 item 4; docs/compress-api.md), so a frame-count bomb is a one-frame image there, not a refusal.
+   * compress-task-api.md §7 item 4; docs/compress-api.md), so a frame-count bomb is a one-frame
+   * image there, not a refusal.
    */
   readonly firstFrameOnly?: boolean;
   /** What the dialect does with a file; `key` is the stored object (uploaded by the suite). */
