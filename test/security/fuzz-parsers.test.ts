@@ -233,6 +233,17 @@ test('regression: prototype names are not actions, options or values (found by t
   }
 });
 
+test('regression: prototype names in Abstract crop_mode (found writing its property) and video target keys (found by the fuzzer)', () => {
+  for (const name of ['constructor', '__proto__', 'toString']) {
+    const o = parseOptions({ resize: { strategy: 'crop', width: 10, height: 10, crop_mode: name } });
+    assert.deepEqual(planResize(100, 50, o.resize!).steps, [{ op: 'extract', left: 45, top: 20, width: 10, height: 10 }], name);
+  }
+  const vars = targetVariables({ bucket: 'b', key: 'clip.mp4', format: 'gif', uploadedAt: 0, taskAt: 0 });
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    assert.throws(() => expandTargetKey(`out/{${name}}.gif`, vars), { code: 'INVALID_ARGUMENT' }, name);
+  }
+});
+
 test('fuzz counts recorded', async () => {
   await record('fuzz-parsers', { seed: FUZZ_SEED, runsPerProperty: FUZZ_RUNS, inputs: counts });
 });
