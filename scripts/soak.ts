@@ -130,6 +130,35 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         },
       },
       {
+        // Async task (sync=0): accepted at once (200); a hostile file then fails in the queue with
+        // a negative state, an empty one is refused at submission (400).
+        name: 'task API upload (valid + hostile)', weight: 1, expected: (s) => s === 200 || s === 400,
+        run: (c, n) => {
+          const f = n % 2 === 0 ? pick(valid, n >> 1) : pick(hostileKeys, n >> 1);
+          const form = new FormData();
+          form.set('image_file', new Blob([f.data]), f.key.split('/').pop() ?? 'x');
+          form.set('quality', String(30 + (n % 60)));
+          return get(`${c.server.url}/api/tasks/visual/imgcompress`, { method: 'POST', headers: { 'x-api-key': c.apiToken }, body: form });
+        },
+      },
+      {
+        name: 'abstract upload (valid)', weight: 1, expected: (s) => s === 200,
+        run: (c, n) => {
+          const form = new FormData();
+          form.set('data', JSON.stringify({ lossy: n % 2 === 0, resize: { strategy: 'auto', width: 40 + (n % 100), height: 40 } }));
+          form.set('image', new Blob([pick(valid, n).data]), pick(valid, n).key.split('/').pop() ?? 'x');
+          return get(`${c.server.url}/v1/upload/`, { method: 'POST', headers: { authorization: `Bearer ${c.apiToken}` }, body: form });
+        },
+      },
+      {
+        name: 'abstract upload (hostile file)', weight: 1, expected: (s) => s === 400,
+        run: (c, n) => {
+          const form = new FormData();
+          form.set('image', new Blob([pick(hostileKeys, n).data]), 'x.jpg');
+          return get(`${c.server.url}/v1/upload/`, { method: 'POST', headers: { authorization: `Bearer ${c.apiToken}` }, body: form });
+        },
+      },
+      {
         name: 'bad parameters', weight: 1, expected: (s) => s >= 400 && s < 500,
         run: async (c, n) => (await oss(c.server, { method: 'GET', bucket: c.bucket, key: pick(valid, n).key, query: [['x-oss-process', pick(['image/resize,w_0', 'image/nosuch', 'image/crop,x_99999,y_99999,w_10,h_10', 'image/rotate,361'], n)]] })).status,
       },

@@ -226,6 +226,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
         fetcher,
         resultFiles: results,
         exporters: { s3: s3.createS3Exporter(policy), azure: azure.createAzureExporter(policy) },
+        admission,
       });
     },
     apiKeys: config.apiKeys.split(',').map((k) => k.trim()).filter((k) => k !== ''),

@@ -18,6 +18,9 @@ import { AbstractValidationError, isAbstractValidationError } from '../dialects/
 import type { SourceFetcher } from '../ports/source-fetcher.js';
 import type { ResultFiles } from '../ports/result-files.js';
 import type { AzureExportTarget, ExportTarget, ResultExporter, S3ExportTarget } from '../ports/result-exporter.js';
+import { probe } from '../core/codecs/probe.js';
+import { checkSourceLimits } from '../core/pipeline/limits.js';
+import { estimatePipelineBytes, type Admission } from './admission.js';
 
 /** Largest source, remote or uploaded (DOC: "the file may not exceed 32 MB"). */
 export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
@@ -35,6 +38,8 @@ export interface AbstractDeps {
   readonly fetch?: { readonly maxBytes: number; readonly timeoutMs: number; readonly maxRedirects: number };
   readonly resultTtlMs?: number;
   readonly limits?: Limits;
+  /** Bounds the pixel work with the OSS/Cloudflare pipelines (OVERLOADED → 503 + Retry-After). */
+  readonly admission?: Admission | undefined;
 }
 
 export type AbstractSource =
@@ -174,13 +179,22 @@ async function place(result: OptimiseResult, name: string, store: StoreSpec | un
 export async function optimiseAbstract(source: AbstractSource, options: AbstractOptions, deps: AbstractDeps): Promise<AbstractOutcome> {
   const { data, name, field } = await loadSource(source, deps);
   let result: OptimiseResult;
+  const limits = deps.limits ?? { ...DEFAULT_LIMITS, maxSourceBytes: MAX_SOURCE_BYTES };
+  const work = () => optimiseImage(data, {
+    lossy: options.lossy,
+    ...(options.quality === undefined ? {} : { quality: options.quality }),
+    ...(options.resize === undefined ? {} : { plan: (w: number, h: number) => planResize(w, h, options.resize!) }),
+    limits,
+  });
   try {
-    result = await optimiseImage(data, {
-      lossy: options.lossy,
-      ...(options.quality === undefined ? {} : { quality: options.quality }),
-      ...(options.resize === undefined ? {} : { plan: (w: number, h: number) => planResize(w, h, options.resize!) }),
-      limits: deps.limits ?? { ...DEFAULT_LIMITS, maxSourceBytes: MAX_SOURCE_BYTES },
-    });
+    if (deps.admission === undefined) result = await work();
+    else {
+      // Header probe and source limits before queueing, so a bomb is refused at once instead of
+      // waiting for a slot with an enormous estimate; optimiseImage checks them again.
+      const info = await probe(data);
+      checkSourceLimits(info, { ops: [], output: {} }, limits, 1);
+      result = await deps.admission.run(estimatePipelineBytes(info), work);
+    }
   } catch (err) {
     if (isAbstractValidationError(err) || !isAppError(err)) throw err;
     if (err.code === 'OUTPUT_TOO_LARGE') throw new AbstractValidationError({ resize: [err.publicMessage] });

@@ -51,10 +51,14 @@ const path = (bucket: string, origin: string) => fc.oneof(
   fc.tuple(cfSeg, fc.constantFrom(`${bucket}/a.png`, `${origin}/o.png`, `${origin}/missing.png`, 'http://127.0.0.2/x.png', 'nosuchbucket/a.png', 'file:///etc/passwd')).map(([s, src]) => `/cdn-cgi/image/${s}/${src}`),
   fc.tuple(fc.oneof(fc.uuid(), junk), fc.oneof(fc.constantFrom('public', 'w=10', 'width=10,fit=cover'), junk)).map(([id, v]) => `/cdn-cgi/imagedelivery/halftone/${id}/${v}`),
   fc.oneof(fc.constantFrom('', '/v1', '/v2', '/v1/stats', '/v1/keys', '/v1/variants', '/v2/direct_upload'), junk.map((j) => `/v1/${j}`)).map((p) => `/client/v4/accounts/halftone/images${p}`),
+  // Compression task API, Abstract API (second wave of issue 10).
+  fc.oneof(fc.constantFrom('', '/', '/00000000-0000-4000-8000-000000000000', '/constructor', '/__proto__', '/../x'), junk.map((j) => `/${j}`)).map((p) => `/api/tasks/visual/imgcompress${p}`),
+  fc.oneof(fc.constantFrom('/v1/url/', '/v1/url', '/v1/upload/', '/v1/upload', '/v1/constructor', '/v1/__proto__/'), junk.map((j) => `/v1/${j}`)),
   junk.map((j) => `/${j}`),
 );
 const query = fc.array(fc.oneof(
   ossChain.map((c) => `x-oss-process=${encodeURIComponent(c)}`),
+  fc.constantFrom('x-oss-async-process', 'x-oss-async-task&taskId=MediaConvert-x', 'taskId=constructor', 'api_key=security-suite-token', 'api_key=__proto__', 'sync=1'),
   fc.constantFrom('x-oss-process=style/s', 'x-oss-process=image/info', 'x-oss-process', 'acl', 'uploads', 'uploadId=X', 'partNumber=1', 'append&position=0', 'style&styleName=s', 'delete', 'objectMeta', 'list-type=2', 'max-keys=0', 'max-keys=99999', 'continuation-token=%%%'),
   fc.tuple(fc.constantFrom('response-content-type', 'response-content-disposition', 'OSSAccessKeyId', 'Expires', 'Signature', 'x-oss-signature-version', 'x-oss-credential', 'prefix', 'marker', 'delimiter', 'sig', 'exp'), junk).map(([k, v]) => `${k}=${encodeURIComponent(v)}`),
   junk.map((j) => encodeURIComponent(j)),
@@ -69,6 +73,7 @@ const headers = fc.record({
   'x-oss-object-acl': fc.constantFrom('private', 'public-read', 'bogus'), 'x-oss-acl': fc.constantFrom('private', 'bogus'),
   accept: fc.constantFrom('image/avif,image/webp,*/*', 'text/html', '*/*'),
   host: fc.constantFrom('hostile.localhost', 'nosuch.localhost', '127.0.0.1', 'x..y', ''),
+  'x-api-key': fc.oneof(fc.constantFrom('security-suite-token', 'constructor', '__proto__'), junk),
   via: fc.constantFrom('1.1 proxy', '1.1 proxy', '1.1 proxy', '1.1 image-resizing'),
 }, { requiredKeys: [] });
 

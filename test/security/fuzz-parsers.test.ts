@@ -17,6 +17,10 @@ import { parseCssColour } from '../../src/dialects/cloudflare/colour.js';
 import { authenticate, type AuthInput } from '../../src/http/oss/auth.js';
 import { splitUrl, parseRange, decodeContentMd5 } from '../../src/http/oss/request.js';
 import { createAddressResolver } from '../../src/http/oss/address.js';
+import { parseOptions, parseUrlRequest } from '../../src/dialects/abstract/request.js';
+import { planResize, STRATEGIES } from '../../src/dialects/abstract/resize.js';
+import { parseAsyncProcessBody, parseAnimationParams, expandTargetKey, targetVariables } from '../../src/dialects/oss/video.js';
+import { HttpFail, validate as validateTaskForm, type Form } from '../../src/http/tasks/imgcompress.js';
 import { record } from './harness.js';
 import { FUZZ_RUNS, FUZZ_SEED } from './fuzz-config.js';
 
@@ -88,6 +92,75 @@ test('Cloudflare options parser and recipe builder: a recipe or a coded error', 
   fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('rgb(', 'rgba(1,2,3,', 'hsl(360,100%,100%)', '#', '#ggg', 'rgb(1e999,0,0)')), (c) => coded('cloudflare parseCssColour', () => parseCssColour(c))), params);
 });
 
+// ---------------------------------------------------------------- JSON / form dialects (issue 10, second wave)
+/** A hostile JSON value (built through JSON.parse, so `__proto__` is an own key as in a real body). */
+const jsonLeaf = fc.oneof(hostileValue, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constantFrom(...STRATEGIES, 'tl', 'br', 'c', '#fff', 'rgb(1,2,3)', 'https://127.0.0.1/x.png', 'ftp://x', true, false, 0, 1, -1, 10001, 1e309));
+const jsonKey = (names: readonly string[]) => fc.oneof(fc.constantFrom(...names, ...PROTO_NAMES), fc.string({ maxLength: 6 }));
+function jsonObject(names: readonly string[], value: fc.Arbitrary<unknown>): fc.Arbitrary<string> {
+  return fc.array(fc.tuple(jsonKey(names), value), { maxLength: 8 }).map((pairs) => `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? 'null'}`).join(',')}}`);
+}
+const resizeJson = jsonObject(['strategy', 'width', 'height', 'size', 'scale', 'x', 'y', 'background', 'crop_mode'], jsonLeaf).map((t) => JSON.parse(t) as unknown);
+const storeJson = jsonObject(['key', 'secret', 'bucket', 'region', 'path', 'endpoint', 'acl', 'session_token', 'account', 'account_key', 'container'], jsonLeaf).map((t) => JSON.parse(t) as unknown);
+const abstractBody = fc.oneof(
+  fc.array(fc.tuple(jsonKey(['api_key', 'url', 'lossy', 'quality', 'resize', 's3_store', 'azure_store']), fc.oneof(jsonLeaf, resizeJson, storeJson, fc.jsonValue({ maxDepth: 2 }))), { maxLength: 7 })
+    .map((pairs) => JSON.parse(`{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? 'null'}`).join(',')}}`) as unknown),
+  fc.jsonValue({ maxDepth: 3 }),
+);
+
+test('Abstract request validation (url and upload bodies) and the resize planner: options or a coded validation error', () => {
+  fc.assert(fc.property(abstractBody, fc.integer({ min: 1, max: 20000 }), fc.integer({ min: 1, max: 20000 }), (body, w, h) => {
+    coded('abstract parseUrlRequest', () => parseUrlRequest(body));
+    coded('abstract parseOptions+planResize', () => {
+      const o = parseOptions(body);
+      if (o.resize === undefined) return;
+      const plan = planResize(w, h, o.resize);
+      // A plan is whole, finite pixels (a NaN focal point once gave extract at null, null).
+      for (const step of plan.steps) for (const v of Object.values(step)) if (typeof v === 'number') assert.ok(Number.isFinite(v), JSON.stringify(plan));
+    });
+  }), params);
+});
+
+test('task API form validation: a task or a 4xx HttpFail, never a TypeError', () => {
+  const fieldNames = ['image_url', 'image_file', 'sync', 'return_type', 'quality', 'kbyte', 'width', 'height', 'format'];
+  const form: fc.Arbitrary<Form> = fc.record({
+    fields: fc.array(fc.tuple(fc.oneof(fc.constantFrom(...fieldNames, ...PROTO_NAMES), fc.string({ maxLength: 6 })), fc.oneof(hostileValue, fc.constantFrom('http://127.0.0.1/a.png', 'https://x/y.PNG', 'javascript:1', 'jpg', 'png', 'webp', 'gif', '3'))), { maxLength: 8 }).map((p) => new Map(p)),
+    file: fc.option(fc.record({ data: fc.uint8Array({ maxLength: 16 }).map((a) => Buffer.from(a)), fileName: fc.string({ maxLength: 8 }) }), { nil: undefined }),
+    fileAsField: fc.boolean(),
+  }).map((f) => (f.file === undefined ? { fields: f.fields, fileAsField: f.fileAsField } : f));
+  fc.assert(fc.property(form, fc.constantFrom('allow', 'reject') as fc.Arbitrary<'allow' | 'reject'>, (f, png) => {
+    counts['task validate'] = (counts['task validate'] ?? 0) + 1;
+    try {
+      validateTaskForm(f, png);
+    } catch (err) {
+      if (!(err instanceof HttpFail)) throw new Error(`task validate: uncoded ${(err as Error)?.name}: ${(err as Error)?.message}`, { cause: err });
+      assert.ok(err.status >= 400 && err.status < 500, String(err.status));
+    }
+  }), params);
+});
+
+test('video/animation body, parameters and target keys: a value or a coded error', () => {
+  const animKey = fc.oneof(fc.constantFrom('f', 'ss', 'num', 'inter', 'fps', 'w', 'h', 'pw', 'ph', 'scaletype', ...PROTO_NAMES), fc.string({ maxLength: 4 }));
+  const animation = fc.array(fc.tuple(animKey, fc.oneof(hostileValue, fc.constantFrom('gif', 'webp', 'crop', 'stretch', 'fill', 'fit', '0.5', '240', '32', '4096'))), { maxLength: 6 })
+    .map((p) => ['video/animation', ...p.map(([k, v]) => `${k}_${v}`)].join(','));
+  const process = fc.oneof(animation, fc.constantFrom('style/x', 'style/', 'video/snapshot', ''), fc.string({ maxLength: 30 }));
+  const tail = fc.tuple(fc.array(fc.tuple(fc.constantFrom('o', 'b', 'x', ...PROTO_NAMES), fc.oneof(fc.base64String({ maxLength: 16 }), hostileValue)).map(([k, v]) => `${k}_${v}`), { maxLength: 3 }), fc.option(fc.oneof(fc.base64String({ maxLength: 12 }), hostileValue)))
+    .map(([opts, topic]) => `sys/saveas${opts.length ? ',' : ''}${opts.join(',')}${topic === null ? '' : `/notify,topic_${topic}`}`);
+  const body = fc.oneof(
+    fc.tuple(process, fc.option(tail)).map(([p, t]) => `x-oss-async-process=${encodeURIComponent(p)}${t === null ? '' : `|${t}`}`),
+    fc.tuple(process, tail).map(([p, t]) => `x-oss-async-process=${p}|${t}`),
+    fc.string({ maxLength: 60 }),
+  );
+  fc.assert(fc.property(body, (b) => coded('video parseAsyncProcessBody', () => parseAsyncProcessBody(b))), params);
+  fc.assert(fc.property(animation, (p) => coded('video parseAnimationParams', () => parseAnimationParams(p))), params);
+  const vars = targetVariables({ bucket: 'b', key: 'dir/clip.mp4', format: 'gif', uploadedAt: Date.UTC(2026, 10, 23), taskAt: Date.UTC(2026, 10, 23, 12) });
+  const template = fc.array(fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('{', '}', '{autoext}', '{barename}', '{constructor}', '{__proto__}', '{toString}', '{}', '{{x}}')), { maxLength: 6 }).map((a) => a.join(''));
+  fc.assert(fc.property(template, (t) => coded('video expandTargetKey', () => {
+    const out = expandTargetKey(t, vars);
+    assert.equal(typeof out, 'string');
+    assert.ok(!out.includes('function'), `prototype member expanded: ${out}`);
+  })), params);
+});
+
 // ---------------------------------------------------------------- request helpers
 test('OSS request helpers (URL split, Range, Content-MD5, address): a value or a coded error', () => {
   const resolve = createAddressResolver({ serviceDomains: ['oss-*.aliyuncs.com', 'localhost'], cname: { 'img.example.com': 'cn' }, defaultBucket: '' });
@@ -157,6 +230,17 @@ test('regression: prototype names are not actions, options or values (found by t
     assert.throws(() => parseCfOptions(`${name}=1`, { strict: true }), { code: 'INVALID_ARGUMENT' }, name);
     assert.deepEqual(parseCfOptions(`${name}=1,width=10`).options, { width: 10 });
     assert.throws(() => parseCfOptions(`quality=${name}`, { strict: true }), { code: 'INVALID_ARGUMENT' }, name);
+  }
+});
+
+test('regression: prototype names in Abstract crop_mode (found writing its property) and video target keys (found by the fuzzer)', () => {
+  for (const name of ['constructor', '__proto__', 'toString']) {
+    const o = parseOptions({ resize: { strategy: 'crop', width: 10, height: 10, crop_mode: name } });
+    assert.deepEqual(planResize(100, 50, o.resize!).steps, [{ op: 'extract', left: 45, top: 20, width: 10, height: 10 }], name);
+  }
+  const vars = targetVariables({ bucket: 'b', key: 'clip.mp4', format: 'gif', uploadedAt: 0, taskAt: 0 });
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    assert.throws(() => expandTargetKey(`out/{${name}}.gif`, vars), { code: 'INVALID_ARGUMENT' }, name);
   }
 });
 

@@ -112,6 +112,8 @@ export interface HostileFile {
   readonly mayDecode: boolean;
   /** Header-level bomb: must be refused with IMAGE_TOO_LARGE (checked before decoding). */
   readonly bomb: boolean;
+  /** The bomb is only its frame count (each frame is small). */
+  readonly frameBomb?: boolean;
   readonly svg: boolean;
 }
 
@@ -186,7 +188,7 @@ export function corpusHostileFiles(): HostileFile[] {
       if (statSync(full).isDirectory()) walk(full);
       else {
         const rel = relative(CORPUS, full);
-        out.push({ name: rel, data: readFileSync(full), mayDecode: opens.get(rel) ?? true, bomb: BOMBS.test(n) && !n.startsWith('svg'), svg: n.endsWith('.svg') });
+        out.push({ name: rel, data: readFileSync(full), mayDecode: opens.get(rel) ?? true, bomb: BOMBS.test(n) && !n.startsWith('svg'), frameBomb: /_frames/.test(n), svg: n.endsWith('.svg') });
       }
     }
   };
@@ -213,6 +215,12 @@ export type Outcome =
 
 export interface Dialect {
   readonly name: string;
+  /**
+   * Documented: the dialect reads only the first frame of an animation (the task API, spec
+   * compress-task-api.md §7 item 4; docs/compress-api.md), so a frame-count bomb is a one-frame
+   * image there, not a refusal.
+   */
+  readonly firstFrameOnly?: boolean;
   /** What the dialect does with a file; `key` is the stored object (uploaded by the suite). */
   send(ctx: SuiteContext, file: HostileFile, key: string): Promise<Outcome>;
 }
@@ -243,6 +251,88 @@ function cfOutcome(res: Res): Outcome {
 async function read(res: Response): Promise<Res> {
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
+
+/** Retries a request answered 429 after its Retry-After (the per-key limits are not under test here). */
+async function unthrottled(send: () => Promise<Response>): Promise<Res> {
+  for (let i = 0; ; i++) {
+    const res = await read(await send());
+    if (res.status !== 429 || i >= 20) return res;
+    await new Promise((r) => setTimeout(r, 1000 * Math.max(1, Number(res.headers.get('retry-after') ?? '1'))));
+  }
+}
+
+function jsonOf(res: Res): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(res.body.toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fetches a result URL (made absolute by the server from its Host) and classifies it. */
+async function resultImage(ctx: SuiteContext, url: string): Promise<Outcome> {
+  const u = new URL(url);
+  const res = await read(await fetch(ctx.server.url + u.pathname + u.search));
+  const type = res.headers.get('content-type') ?? '';
+  if (res.status === 200 && type.startsWith('image/') && !type.includes('svg')) return { kind: 'processed', status: 200, contentType: type };
+  return { kind: 'wrong', status: res.status, why: `result URL answered ${res.status} ${type}` };
+}
+
+/**
+ * The compression task API (docs/compress-api.md): upload as `image_file` with sync=1. A hostile
+ * file is a task that ends with a negative `data.state` (HTTP 200, the spec's task failure) or a
+ * 4xx `{status, message}` at submission; an unfinished sync answer is polled to its end.
+ */
+const taskDialect: Dialect = {
+  name: 'task API upload',
+  firstFrameOnly: true,
+  async send(ctx, file) {
+    const base = `${ctx.server.url}/api/tasks/visual/imgcompress`;
+    const headers = { 'x-api-key': ctx.apiToken };
+    const res = await unthrottled(() => {
+      const form = new FormData();
+      form.set('sync', '1');
+      form.set('image_file', new Blob([file.data]), file.name.split('/').pop() ?? 'x');
+      return fetch(base, { method: 'POST', headers, body: form });
+    });
+    const json = jsonOf(res);
+    if (json === undefined || json['status'] !== res.status || typeof json['message'] !== 'string') return { kind: 'wrong', status: res.status, why: `not a task API body: ${res.body.subarray(0, 200).toString('utf8')}` };
+    if (res.status >= 400 && res.status < 500) return { kind: 'refused', status: res.status, code: String(res.status) };
+    if (res.status !== 200) return { kind: 'wrong', status: res.status, why: String(json['message']) };
+    let data = json['data'] as { task_id?: string; state?: number; image?: string } | undefined;
+    for (let i = 0; data !== undefined && typeof data.state === 'number' && data.state >= 0 && data.state !== 1 && i < 600; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const polled = jsonOf(await unthrottled(() => fetch(`${base}/${data!.task_id ?? ''}`, { headers })));
+      data = polled?.['data'] as typeof data;
+    }
+    if (data === undefined || typeof data.state !== 'number') return { kind: 'wrong', status: res.status, why: 'no task state' };
+    if (data.state < 0) return { kind: 'refused', status: 200, code: `state ${data.state}` };
+    if (data.state === 1 && typeof data.image === 'string') return resultImage(ctx, data.image);
+    return { kind: 'wrong', status: 200, why: `task state ${data.state}` };
+  },
+};
+
+/** The Abstract-style API (docs/abstract-api.md): `/v1/upload/`; refusals are `{error: {code, message, details}}`. */
+const abstractDialect: Dialect = {
+  name: 'abstract upload',
+  async send(ctx, file) {
+    const res = await unthrottled(() => {
+      const form = new FormData();
+      form.set('data', JSON.stringify({ lossy: true }));
+      form.set('image', new Blob([file.data]), file.name.split('/').pop() ?? 'x');
+      return fetch(`${ctx.server.url}/v1/upload/`, { method: 'POST', headers: { authorization: `Bearer ${ctx.apiToken}` }, body: form });
+    });
+    const json = jsonOf(res);
+    if (res.status >= 400 && res.status < 500) {
+      const error = json?.['error'] as { code?: unknown; message?: unknown } | undefined;
+      if (typeof error?.code !== 'string' || typeof error.message !== 'string') return { kind: 'wrong', status: res.status, why: `not the Abstract envelope: ${res.body.subarray(0, 200).toString('utf8')}` };
+      return { kind: 'refused', status: res.status, code: error.code };
+    }
+    if (res.status === 200 && typeof json?.['url'] === 'string') return resultImage(ctx, json['url']);
+    return { kind: 'wrong', status: res.status, why: res.body.subarray(0, 200).toString('utf8') };
+  },
+};
 
 /**
  * Every landed dialect that takes an image from a client. Adding a dialect = one entry here
@@ -335,13 +425,15 @@ export const DIALECTS: readonly Dialect[] = [
       return { kind: 'wrong', status: res.status, why: res.body.subarray(0, 200).toString('utf8') };
     },
   },
+  taskDialect,
+  abstractDialect,
 ];
 
 /** Starts a server with every landed dialect mounted, remote fetches limited to the loopback origin, and a public-read-write bucket. */
 export async function startSuite(extraEnv: Record<string, string> = {}): Promise<SuiteContext> {
   const origin = await startOrigin();
   const apiToken = 'security-suite-token';
-  const server = await startServer({ env: { HALFTONE_ALLOWED_ORIGINS: origin.url, HALFTONE_ANY_PUBLIC_ORIGIN: 'false', HALFTONE_API_KEYS: apiToken, ...extraEnv } });
+  const server = await startServer({ env: { HALFTONE_ALLOWED_ORIGINS: origin.url, HALFTONE_ANY_PUBLIC_ORIGIN: 'false', HALFTONE_API_KEYS: apiToken, HALFTONE_TASK_RATE_LIMIT: '1000', HALFTONE_ABSTRACT_RATE_LIMIT: '1000', ...extraEnv } });
   const bucket = 'hostile';
   const made = await oss(server, { method: 'PUT', bucket, headers: { 'x-oss-acl': 'public-read-write' } });
   if (made.status !== 200) throw new Error(`bucket: ${made.status} ${made.body.toString()}`);

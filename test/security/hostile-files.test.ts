@@ -45,11 +45,13 @@ test('every hostile file through every dialect: a dialect-shaped 4xx, a pass-thr
         const c = (counts[d.name] ??= { refused: 0, processed: 0, 'pass-through': 0, wrong: 0 });
         c[out.kind] = (c[out.kind] ?? 0) + 1;
         assert.notEqual(out.kind, 'wrong', `${d.name} ${f.name}: ${label}`);
-        if (out.kind === 'processed') {
+        // A frame-count bomb read as its first frame only (documented for that dialect) is a small image.
+        const firstFrame = d.firstFrameOnly === true && f.frameBomb === true;
+        if (out.kind === 'processed' && !firstFrame) {
           assert.ok(f.mayDecode, `${d.name} processed ${f.name}, which no reference decoder opens`);
           assert.ok(!f.svg, `${d.name} served ${f.name} (SVG) as a processed image`);
         }
-        if (f.bomb && d.name !== 'oss GET raw object' && d.name !== 'oss GET image/info') {
+        if (f.bomb && !firstFrame && d.name !== 'oss GET raw object' && d.name !== 'oss GET image/info') {
           assert.equal(out.kind, 'refused', `${d.name} did not refuse the bomb ${f.name}: ${label}`);
         }
         assert.ok(await healthy(ctx), `server down after ${d.name} ${f.name}`);

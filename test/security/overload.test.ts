@@ -32,3 +32,31 @@ test('a burst beyond the queue gets 503 in the dialect shape; admitted requests 
     await stopSuite(ctx);
   }
 });
+
+test('Abstract uploads share the admission control: a burst gets 503 service_unavailable + Retry-After; server up', async () => {
+  const ctx = await startSuite({ HALFTONE_MAX_PIPELINES: '1', HALFTONE_MAX_QUEUE: '0' });
+  try {
+    const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+    const upload = (i: number) => {
+      const form = new FormData();
+      form.set('data', JSON.stringify({ lossy: true, quality: 40 + i }));
+      form.set('image', new Blob([big]), 'big.png');
+      return fetch(`${ctx.server.url}/v1/upload/`, { method: 'POST', headers: { authorization: `Bearer ${ctx.apiToken}` }, body: form })
+        .then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: JSON.parse(await r.text()) as { error?: { code?: string } } }));
+    };
+    const burst = await Promise.all(Array.from({ length: 6 }, (_, i) => upload(i)));
+    const statuses = burst.map((b) => b.status);
+    assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','));
+    assert.ok(statuses.includes(200), `admitted: ${statuses.join(',')}`);
+    const refused = burst.filter((b) => b.status === 503);
+    assert.ok(refused.length >= 1, `refused: ${statuses.join(',')}`);
+    for (const r of refused) {
+      assert.equal(r.body.error?.code, 'service_unavailable');
+      assert.match(r.retryAfter ?? '', /^[1-9]\d*$/);
+    }
+    assert.ok(await healthy(ctx));
+    await record('overload-abstract', { pipelines: 1, queue: 0, burst: 6, statuses });
+  } finally {
+    await stopSuite(ctx);
+  }
+});

@@ -41,7 +41,9 @@ const CROP_MODES: Readonly<Record<string, FocalPoint>> = {
 /** The focal point of a `crop_mode` value; absent or unknown values are the centre (DOC). */
 export function cropModePoint(mode: unknown): FocalPoint {
   if (typeof mode !== 'string') return CENTRE;
-  return CROP_MODES[mode.trim().toLowerCase()] ?? CENTRE;
+  // Own names only: `constructor` or `__proto__` would find Object's and give a NaN focal point.
+  const name = mode.trim().toLowerCase();
+  return Object.hasOwn(CROP_MODES, name) ? CROP_MODES[name]! : CENTRE;
 }
 
 /** A validated `resize` object. */

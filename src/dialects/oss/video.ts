@@ -174,7 +174,8 @@ export function expandTargetKey(template: string, vars: Record<string, string>):
       const end = template.indexOf('}', i);
       if (end < 0) throw new AppError('INVALID_ARGUMENT', 'The target key has a "{" without a matching "}" (write {{ for a literal brace).');
       const name = template.slice(i + 1, end);
-      const v = vars[name];
+      // Own names only: `{constructor}` or `{toString}` would otherwise expand Object's members.
+      const v = Object.hasOwn(vars, name) ? vars[name] : undefined;
       if (v === undefined) throw new AppError('INVALID_ARGUMENT', `Unknown variable {${name}} in the target key.`);
       out += v;
       i = end;

@@ -53,7 +53,11 @@ export function sendAbstractError(reply: FastifyReply, status: number, code: str
 /** Maps anything thrown by the use case to the envelope. */
 function presentError(reply: FastifyReply, req: FastifyRequest, err: unknown, onInternalError?: (err: unknown, id: string) => void): FastifyReply {
   if (isAbstractValidationError(err)) return sendAbstractError(reply, 400, 'validation_error', err.publicMessage, err.fields);
-  if (isAppError(err) && err.code === 'OVERLOADED') return sendAbstractError(reply, 503, 'service_unavailable', 'The service is busy; retry shortly.');
+  if (isAppError(err) && err.code === 'OVERLOADED') {
+    const after = Number((err.details as { retryAfter?: unknown } | undefined)?.retryAfter);
+    reply.header('retry-after', String(Number.isFinite(after) && after >= 1 ? Math.ceil(after) : 1));
+    return sendAbstractError(reply, 503, 'service_unavailable', 'The service is busy; retry shortly.');
+  }
   if (isAppError(err) && err.status < 500) return sendAbstractError(reply, 400, 'validation_error', err.publicMessage);
   onInternalError?.(err, req.id);
   return sendAbstractError(reply, 500, 'server_error', 'An internal error occurred.');

@@ -40,7 +40,7 @@ const MAX_URL_LENGTH = 2048;
 const TASK_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A client error with its HTTP status and message. */
-class HttpFail extends Error {
+export class HttpFail extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
   }
@@ -55,7 +55,7 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-interface Form {
+export interface Form {
   readonly fields: Map<string, string>;
   readonly file?: { readonly data: Buffer; readonly fileName: string };
   /** `image_file` sent as a plain field instead of a file part. */
@@ -174,7 +174,7 @@ interface Parsed {
   readonly sync: boolean;
 }
 
-function validate(form: Form, pngKbyte: 'allow' | 'reject'): Parsed {
+export function validate(form: Form, pngKbyte: 'allow' | 'reject'): Parsed {
   const f = form.fields;
   const url = f.get('image_url')?.trim() || undefined;
   if (form.fileAsField) throw new HttpFail(400, 'image_file must be sent as a file (multipart/form-data)');
