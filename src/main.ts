@@ -98,7 +98,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     : undefined;
   const blobs = s3 ?? (await createFsBlobStore({ dir: dataDir }));
   const meta = createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
-  meta.putAccessKey({ id: creds.accessKeyId, secret: creds.accessKeySecret });
+  await meta.putAccessKey({ id: creds.accessKeyId, secret: creds.accessKeySecret });
   // Performance (docs/operations-perf.md): result cache with coalescing, admission control, libvips threads.
   const resultCache = await createResultCache({ memoryBytes: config.cacheMemoryBytes, diskBytes: config.cacheDiskBytes, dir: join(dataDir, 'cache') });
   const variants = createVariants(resultCache, (err) => console.error('halftone: result cache write failed:', err));
@@ -285,7 +285,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       variants,
       admission,
       address: { serviceDomains: config.serviceDomains, cname: config.cname, defaultBucket: config.defaultBucket },
-      lookupSecret: (id) => meta.getAccessKey(id)?.secret,
+      lookupSecret: async (id) => (await meta.getAccessKey(id))?.secret,
       styleDelimiters: config.styleDelimiters,
       protectedSources: config.protectedSources,
       onInternalError,
@@ -305,7 +305,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       await resultCache.close();
       s3?.destroy();
       await Promise.all(redisLimiters.map((l) => l.close()));
-      meta.close();
+      await meta.close();
     },
   };
 }

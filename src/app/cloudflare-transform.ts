@@ -29,8 +29,8 @@ import { ossSourceTag } from './oss-variants.js';
 
 /** The part of the object service this use case reads. */
 export interface CfObjectReader {
-  findBucket(name: string): BucketRecord | undefined;
-  findObject(bucket: string, key: string): ObjectRecord | undefined;
+  findBucket(name: string): Promise<BucketRecord | undefined>;
+  findObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   loadObject(bucket: string, key: string): Promise<{ rec: ObjectRecord; data: Buffer }>;
 }
 
@@ -148,10 +148,10 @@ export function objectAddress(path: string, sourceBucket: string): { bucket: str
 }
 
 /** The stored object a relative source names, after the public-read check (no bytes read). */
-function sourceObject(path: string, deps: CfTransformDeps): { bucket: string; key: string; rec: ObjectRecord } {
+async function sourceObject(path: string, deps: CfTransformDeps): Promise<{ bucket: string; key: string; rec: ObjectRecord }> {
   const { bucket, key } = objectAddress(path, deps.config.sourceBucket);
-  const b = deps.objects.findBucket(bucket);
-  const o = b === undefined ? undefined : deps.objects.findObject(bucket, key);
+  const b = await deps.objects.findBucket(bucket);
+  const o = b === undefined ? undefined : await deps.objects.findObject(bucket, key);
   if (b === undefined || o === undefined) throw new AppError('NO_SUCH_KEY', 'The source image does not exist.');
   if (!readable(b, o)) throw new AppError('ACCESS_DENIED', 'The source image is not public.');
   return { bucket, key, rec: o };
@@ -160,7 +160,7 @@ function sourceObject(path: string, deps: CfTransformDeps): { bucket: string; ke
 async function loadSource(req: CfRequest, deps: CfTransformDeps): Promise<LoadedSource> {
   if (req.source.kind === 'loaded') return { data: req.source.data, etag: req.source.etag, cacheControl: req.source.cacheControl };
   if (req.source.kind === 'path') {
-    const { bucket, key } = sourceObject(req.source.path, deps);
+    const { bucket, key } = await sourceObject(req.source.path, deps);
     const { rec, data } = await deps.objects.loadObject(bucket, key);
     return { data, etag: rec.etag, cacheControl: rec.headers['cache-control'] };
   }
@@ -237,7 +237,7 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
   // the hints they read, the Accept flags negotiation reads, source version), without reading it.
   let cacheKey: { key: string; tag: string } | undefined;
   if (deps.variants !== undefined && req.source.kind === 'path' && o.format !== 'json') {
-    const src = sourceObject(req.source.path, deps);
+    const src = await sourceObject(req.source.path, deps);
     const accept = req.headers.accept;
     cacheKey = {
       key: variantKey(['cf', CACHE_VERSION, src.bucket, src.key, src.rec.etag, src.rec.lastModified, req.options, o, auto?.width, slow,

@@ -142,10 +142,10 @@ export function createHostedImages(deps: HostedImagesDeps) {
   const STATE_KEY = 'account/state.json';
   let chain: Promise<unknown> = Promise.resolve();
 
-  function ensureBucket(): void {
-    if (deps.objects.findBucket(bucket) === undefined) {
+  async function ensureBucket(): Promise<void> {
+    if (await deps.objects.findBucket(bucket) === undefined) {
       try {
-        deps.objects.createBucket(bucket, 'private');
+        await deps.objects.createBucket(bucket, 'private');
       } catch (err) {
         if (!(err instanceof AppError && err.code === 'BUCKET_ALREADY_EXISTS')) throw err;
       }
@@ -153,8 +153,8 @@ export function createHostedImages(deps: HostedImagesDeps) {
   }
 
   async function readState(): Promise<AccountState> {
-    ensureBucket();
-    if (deps.objects.findObject(bucket, STATE_KEY) === undefined) return DEFAULT_STATE();
+    await ensureBucket();
+    if (await deps.objects.findObject(bucket, STATE_KEY) === undefined) return DEFAULT_STATE();
     const { data } = await deps.objects.loadObject(bucket, STATE_KEY);
     return JSON.parse(data.toString('utf8')) as AccountState;
   }
@@ -178,7 +178,7 @@ export function createHostedImages(deps: HostedImagesDeps) {
     // Writes first: a read right after a write sees it.
     await chain.catch(() => undefined);
     const s = await readState();
-    if (deps.objects.findObject(bucket, STATE_KEY) === undefined) {
+    if (await deps.objects.findObject(bucket, STATE_KEY) === undefined) {
       // Persist the generated default signing key so that it stays the same across requests.
       return updateState((x) => {
         Object.assign(x, s);
@@ -266,9 +266,9 @@ export function createHostedImages(deps: HostedImagesDeps) {
       if (info.width * info.height * Math.max(1, info.frames) > 100_000_000 || Math.max(info.width, info.height) > 12000) {
         throw new AppError('IMAGE_TOO_LARGE', 'Image exceeds 12,000 px per side or 100 megapixels');
       }
-      ensureBucket();
+      await ensureBucket();
       const id = input.draftId ?? input.id ?? randomUUID();
-      if (deps.objects.findObject(bucket, keyOf(id)) !== undefined) throw new AppError('BUCKET_ALREADY_EXISTS', 'An image with this ID already exists');
+      if (await deps.objects.findObject(bucket, keyOf(id)) !== undefined) throw new AppError('BUCKET_ALREADY_EXISTS', 'An image with this ID already exists');
       const rec = await deps.objects.putObject({
         bucket, key: keyOf(id), body: data, contentType: `image/${info.format}`, headers: {},
         meta: {
@@ -284,24 +284,24 @@ export function createHostedImages(deps: HostedImagesDeps) {
     },
 
     async get(id: string): Promise<HostedImage> {
-      ensureBucket();
-      const rec = deps.objects.findObject(bucket, keyOf(id));
+      await ensureBucket();
+      const rec = await deps.objects.findObject(bucket, keyOf(id));
       if (rec === undefined) throw notFound();
       return toImage(rec, Object.keys((await state()).variants));
     },
 
     /** Cursor listing in ID order (v2); `after` is the last ID of the previous page. */
     async list(perPage: number, after: string): Promise<{ images: HostedImage[]; next: string | undefined }> {
-      ensureBucket();
-      const out = deps.objects.listObjects(bucket, { prefix: 'images/', delimiter: '', after: after === '' ? '' : keyOf(after), maxKeys: perPage });
+      await ensureBucket();
+      const out = await deps.objects.listObjects(bucket, { prefix: 'images/', delimiter: '', after: after === '' ? '' : keyOf(after), maxKeys: perPage });
       const variants = Object.keys((await state()).variants);
       const images = out.objects.map((r) => toImage(r, variants));
       return { images, next: out.truncated ? images[images.length - 1]?.id : undefined };
     },
 
     async update(id: string, patch: { requireSignedURLs?: unknown; metadata?: unknown; creator?: unknown }): Promise<HostedImage> {
-      ensureBucket();
-      const rec = deps.objects.findObject(bucket, keyOf(id));
+      await ensureBucket();
+      const rec = await deps.objects.findObject(bucket, keyOf(id));
       if (rec === undefined) throw notFound();
       const meta = { ...rec.meta };
       if (patch.requireSignedURLs !== undefined) {
@@ -324,25 +324,25 @@ export function createHostedImages(deps: HostedImagesDeps) {
     },
 
     async remove(id: string): Promise<void> {
-      ensureBucket();
-      if (deps.objects.findObject(bucket, keyOf(id)) === undefined) throw notFound();
+      await ensureBucket();
+      if (await deps.objects.findObject(bucket, keyOf(id)) === undefined) throw notFound();
       await deps.objects.deleteObject(bucket, keyOf(id));
     },
 
     /** The original bytes and record (blob endpoint and delivery). */
     async load(id: string): Promise<{ data: Buffer; image: HostedImage; etag: string; contentType: string }> {
-      ensureBucket();
-      if (deps.objects.findObject(bucket, keyOf(id)) === undefined) throw notFound();
+      await ensureBucket();
+      if (await deps.objects.findObject(bucket, keyOf(id)) === undefined) throw notFound();
       const { rec, data } = await deps.objects.loadObject(bucket, keyOf(id));
       return { data, image: toImage(rec, []), etag: rec.etag, contentType: rec.contentType };
     },
 
     async count(): Promise<number> {
-      ensureBucket();
+      await ensureBucket();
       let n = 0;
       let after = '';
       for (;;) {
-        const page = deps.objects.listObjects(bucket, { prefix: 'images/', delimiter: '', after, maxKeys: 1000 });
+        const page = await deps.objects.listObjects(bucket, { prefix: 'images/', delimiter: '', after, maxKeys: 1000 });
         n += page.objects.length;
         if (!page.truncated || page.next === undefined) return n;
         after = page.next;
@@ -369,8 +369,8 @@ export function createHostedImages(deps: HostedImagesDeps) {
       }
       if (input.metadata !== undefined && Buffer.byteLength(input.metadata, 'utf8') > MAX_METADATA_BYTES) throw bad(`metadata must be at most ${MAX_METADATA_BYTES} bytes`);
       const id = input.id ?? randomUUID();
-      ensureBucket();
-      if (deps.objects.findObject(bucket, keyOf(id)) !== undefined) throw new AppError('BUCKET_ALREADY_EXISTS', 'An image with this ID already exists');
+      await ensureBucket();
+      if (await deps.objects.findObject(bucket, keyOf(id)) !== undefined) throw new AppError('BUCKET_ALREADY_EXISTS', 'An image with this ID already exists');
       const draft: DraftUpload = { id, expires, requireSignedURLs: requireSigned, custom: input.id !== undefined, ...(input.metadata === undefined ? {} : { metadata: input.metadata }) };
       await updateState((s) => {
         // Forget expired drafts while we are here.

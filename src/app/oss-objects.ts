@@ -40,23 +40,23 @@ function notifyingMeta(meta: MetaStore, changed: (bucket: string, key: string) =
     }
   };
   return Object.assign(Object.create(meta) as MetaStore, {
-    putObject: (o: ObjectRecord) => {
-      const r = meta.putObject(o);
+    putObject: async (o: ObjectRecord) => {
+      const r = await meta.putObject(o);
       tell(o.bucket, o.key);
       return r;
     },
-    putObjectIf: (o: ObjectRecord, expected: string | undefined) => {
-      const r = meta.putObjectIf(o, expected);
+    putObjectIf: async (o: ObjectRecord, expected: string | undefined) => {
+      const r = await meta.putObjectIf(o, expected);
       if (r) tell(o.bucket, o.key);
       return r;
     },
-    deleteObject: (bucket: string, key: string) => {
-      const r = meta.deleteObject(bucket, key);
+    deleteObject: async (bucket: string, key: string) => {
+      const r = await meta.deleteObject(bucket, key);
       tell(bucket, key);
       return r;
     },
-    completeUpload: (id: string, o: ObjectRecord) => {
-      const r = meta.completeUpload(id, o);
+    completeUpload: async (id: string, o: ObjectRecord, expected?: ReadonlyMap<number, string>) => {
+      const r = await meta.completeUpload(id, o, expected);
       if (r !== undefined) tell(o.bucket, o.key);
       return r;
     },
@@ -138,23 +138,26 @@ export function createObjectService(deps: ObjectServiceDeps) {
   const meta = deps.onObjectChanged === undefined ? deps.meta : notifyingMeta(deps.meta, deps.onObjectChanged);
   const now = deps.now ?? (() => Date.now());
 
-  function bucketOrThrow(name: string): BucketRecord {
-    const b = meta.getBucket(name);
-    if (b === undefined) throw new AppError('NO_SUCH_BUCKET', 'The specified bucket does not exist.', { details: { bucket: name } });
+  const noSuchBucket = (name: string) => new AppError('NO_SUCH_BUCKET', 'The specified bucket does not exist.', { details: { bucket: name } });
+  const noSuchKey = (key: string) => new AppError('NO_SUCH_KEY', 'The specified key does not exist.', { ec: '0026-00000001', details: { key } });
+
+  async function bucketOrThrow(name: string): Promise<BucketRecord> {
+    const b = await meta.getBucket(name);
+    if (b === undefined) throw noSuchBucket(name);
     return b;
   }
 
-  function objectOrThrow(bucket: string, key: string): ObjectRecord {
-    bucketOrThrow(bucket);
-    const o = meta.getObject(bucket, key);
-    if (o === undefined) throw new AppError('NO_SUCH_KEY', 'The specified key does not exist.', { ec: '0026-00000001', details: { key } });
+  async function objectOrThrow(bucket: string, key: string): Promise<ObjectRecord> {
+    await bucketOrThrow(bucket);
+    const o = await meta.getObject(bucket, key);
+    if (o === undefined) throw noSuchKey(key);
     return o;
   }
 
   async function freeBlobs(ids: Iterable<string | undefined>): Promise<void> {
     for (const id of ids) {
       // A blob can be shared only transiently; check before removing so nothing live is lost.
-      if (id !== undefined && !meta.isBlobReferenced(id)) await blobs.remove(id);
+      if (id !== undefined && !(await meta.isBlobReferenced(id))) await blobs.remove(id);
     }
   }
 
@@ -175,29 +178,30 @@ export function createObjectService(deps: ObjectServiceDeps) {
     checkObjectKey,
 
     // ---------------------------------------------------------------- buckets
-    createBucket(name: string, acl: BucketAcl, storageClass = 'Standard'): BucketRecord {
+    async createBucket(name: string, acl: BucketAcl, storageClass = 'Standard'): Promise<BucketRecord> {
       checkBucketName(name);
       const rec: BucketRecord = { name, acl, createdAt: now(), storageClass };
-      if (!meta.createBucket(rec)) {
+      if (!(await meta.createBucket(rec))) {
         throw new AppError('BUCKET_ALREADY_EXISTS', 'The requested bucket name is not available.', { details: { bucket: name } });
       }
       return rec;
     },
     getBucket: bucketOrThrow,
-    findBucket: (name: string): BucketRecord | undefined => meta.getBucket(name),
-    listBuckets: (): BucketRecord[] => meta.listBuckets(),
-    setBucketAcl(name: string, acl: BucketAcl): void {
-      bucketOrThrow(name);
-      meta.setBucketAcl(name, acl);
+    findBucket: (name: string): Promise<BucketRecord | undefined> => meta.getBucket(name),
+    listBuckets: (): Promise<BucketRecord[]> => meta.listBuckets(),
+    async setBucketAcl(name: string, acl: BucketAcl): Promise<void> {
+      if (!(await meta.setBucketAcl(name, acl))) throw noSuchBucket(name);
     },
-    deleteBucket(name: string): void {
-      bucketOrThrow(name);
-      if (!meta.deleteBucketIfEmpty(name)) throw new AppError('BUCKET_NOT_EMPTY', 'The bucket you tried to delete is not empty.', { details: { bucket: name } });
+    async deleteBucket(name: string): Promise<void> {
+      // One port call decides: a separate existence check could race with another deleter.
+      const r = await meta.deleteBucketIfEmpty(name);
+      if (r === 'no-such-bucket') throw noSuchBucket(name);
+      if (r === 'not-empty') throw new AppError('BUCKET_NOT_EMPTY', 'The bucket you tried to delete is not empty.', { details: { bucket: name } });
     },
 
     // ---------------------------------------------------------------- objects
     async putObject(input: PutInput): Promise<ObjectRecord> {
-      bucketOrThrow(input.bucket);
+      await bucketOrThrow(input.bucket);
       checkObjectKey(input.key);
       const res = await writeBody(input.body, input.contentLength, input.contentMd5);
       const rec: ObjectRecord = {
@@ -206,7 +210,7 @@ export function createObjectService(deps: ObjectServiceDeps) {
       };
       let old: string | undefined;
       try {
-        old = meta.putObject(rec);
+        old = await meta.putObject(rec);
       } catch (err) {
         await blobs.remove(res.id);
         throw err;
@@ -217,7 +221,7 @@ export function createObjectService(deps: ObjectServiceDeps) {
 
     /** Metadata of an object, or NO_SUCH_BUCKET / NO_SUCH_KEY. */
     headObject: objectOrThrow,
-    findObject: (bucket: string, key: string): ObjectRecord | undefined => meta.getObject(bucket, key),
+    findObject: (bucket: string, key: string): Promise<ObjectRecord | undefined> => meta.getObject(bucket, key),
 
     /** Streams the object's bytes (the record comes from {@link headObject}). */
     openObject(rec: ObjectRecord, range?: { start: number; end: number }): Readable {
@@ -226,7 +230,7 @@ export function createObjectService(deps: ObjectServiceDeps) {
 
     /** Loads a whole object for image processing; refuses objects over the processing cap. */
     async loadObject(bucket: string, key: string): Promise<{ rec: ObjectRecord; data: Buffer }> {
-      const rec = objectOrThrow(bucket, key);
+      const rec = await objectOrThrow(bucket, key);
       if (rec.size > deps.maxProcessBytes) {
         throw new AppError('IMAGE_TOO_LARGE', `The object is larger than the ${deps.maxProcessBytes}-byte image processing limit.`);
       }
@@ -234,20 +238,20 @@ export function createObjectService(deps: ObjectServiceDeps) {
     },
 
     async deleteObject(bucket: string, key: string): Promise<void> {
-      bucketOrThrow(bucket);
-      await freeBlobs([meta.deleteObject(bucket, key)]);
+      await bucketOrThrow(bucket);
+      await freeBlobs([await meta.deleteObject(bucket, key)]);
     },
 
     /** DeleteMultipleObjects: returns the keys reported as deleted (OSS reports missing keys too). */
     async deleteObjects(bucket: string, keys: readonly string[]): Promise<string[]> {
-      bucketOrThrow(bucket);
-      for (const key of keys) await freeBlobs([meta.deleteObject(bucket, key)]);
+      await bucketOrThrow(bucket);
+      for (const key of keys) await freeBlobs([await meta.deleteObject(bucket, key)]);
       return [...keys];
     },
 
-    setObjectAcl(bucket: string, key: string, acl: ObjectAcl): void {
-      objectOrThrow(bucket, key);
-      meta.setObjectAcl(bucket, key, acl);
+    async setObjectAcl(bucket: string, key: string, acl: ObjectAcl): Promise<void> {
+      await bucketOrThrow(bucket);
+      if (!(await meta.setObjectAcl(bucket, key, acl))) throw noSuchKey(key);
     },
 
     async copyObject(
@@ -256,31 +260,36 @@ export function createObjectService(deps: ObjectServiceDeps) {
       replace: { contentType: string; headers: Record<string, string>; meta: Record<string, string> } | undefined,
       acl: ObjectAcl,
     ): Promise<ObjectRecord> {
-      const from = objectOrThrow(src.bucket, src.key);
-      bucketOrThrow(dst.bucket);
+      let from = await objectOrThrow(src.bucket, src.key);
+      await bucketOrThrow(dst.bucket);
       checkObjectKey(dst.key);
-      const base = replace ?? { contentType: from.contentType, headers: from.headers, meta: from.meta };
       if (src.bucket === dst.bucket && src.key === dst.key) {
-        // In-place copy only rewrites metadata (OSS uses this to change headers).
-        const rec: ObjectRecord = { ...from, ...base, acl, lastModified: now() };
-        meta.putObject(rec);
-        return rec;
+        // In-place copy only rewrites metadata (OSS uses this to change headers). Conditional on the
+        // blob read above so a concurrent overwrite is never rolled back to a freed blob; on a lost
+        // race, re-read and apply to the new bytes.
+        for (;;) {
+          const base = replace ?? { contentType: from.contentType, headers: from.headers, meta: from.meta };
+          const rec: ObjectRecord = { ...from, ...base, acl, lastModified: now() };
+          if (await meta.putObjectIf(rec, from.blobId)) return rec;
+          from = await objectOrThrow(src.bucket, src.key);
+        }
       }
+      const base = replace ?? { contentType: from.contentType, headers: from.headers, meta: from.meta };
       const res = await blobs.write({ concat: [from.blobId] });
       const rec: ObjectRecord = {
         bucket: dst.bucket, key: dst.key, blobId: res.id, size: res.size, etag: from.etag, ...base, acl,
         type: from.type, lastModified: now(),
       };
-      const old = meta.putObject(rec);
+      const old = await meta.putObject(rec);
       await freeBlobs([old]);
       return rec;
     },
 
     /** AppendObject: `position` must equal the current length (0 creates the object). */
     async appendObject(input: PutInput & { position: number }): Promise<ObjectRecord> {
-      bucketOrThrow(input.bucket);
+      await bucketOrThrow(input.bucket);
       checkObjectKey(input.key);
-      const cur = meta.getObject(input.bucket, input.key);
+      const cur = await meta.getObject(input.bucket, input.key);
       if (cur !== undefined && cur.type !== 'Appendable') throw new AppError('OBJECT_NOT_APPENDABLE', 'The object is not appendable.');
       const length = cur?.size ?? 0;
       if (input.position !== length) {
@@ -296,7 +305,7 @@ export function createObjectService(deps: ObjectServiceDeps) {
         ? { bucket: input.bucket, key: input.key, blobId: whole.id, size: whole.size, etag: etagOf(whole.md5), contentType: input.contentType,
             headers: input.headers, meta: input.meta, acl: input.acl, type: 'Appendable', lastModified: now() }
         : { ...cur, blobId: whole.id, size: whole.size, etag: etagOf(whole.md5), lastModified: now() };
-      if (!meta.putObjectIf(rec, cur?.blobId)) {
+      if (!(await meta.putObjectIf(rec, cur?.blobId))) {
         await blobs.remove(whole.id);
         throw new AppError('POSITION_NOT_EQUAL_TO_LENGTH', 'Position is not equal to file length.');
       }
@@ -304,8 +313,8 @@ export function createObjectService(deps: ObjectServiceDeps) {
       return rec;
     },
 
-    listObjects(bucket: string, q: ListInput): ListOutput {
-      bucketOrThrow(bucket);
+    async listObjects(bucket: string, q: ListInput): Promise<ListOutput> {
+      await bucketOrThrow(bucket);
       const objects: ObjectRecord[] = [];
       const prefixes: string[] = [];
       let after = q.after;
@@ -313,7 +322,7 @@ export function createObjectService(deps: ObjectServiceDeps) {
       let lastPrefix: string | undefined;
       const batch = Math.max(100, q.maxKeys + 1);
       for (;;) {
-        const rows = meta.listObjects({ bucket, prefix: q.prefix, after, limit: batch });
+        const rows = await meta.listObjects({ bucket, prefix: q.prefix, after, limit: batch });
         for (const row of rows) {
           let item: { key?: ObjectRecord; prefix?: string };
           if (q.delimiter !== '') {
@@ -341,17 +350,17 @@ export function createObjectService(deps: ObjectServiceDeps) {
     },
 
     // ---------------------------------------------------------------- multipart
-    initiateUpload(bucket: string, key: string, template: UploadRecord['template']): UploadRecord {
-      bucketOrThrow(bucket);
+    async initiateUpload(bucket: string, key: string, template: UploadRecord['template']): Promise<UploadRecord> {
+      await bucketOrThrow(bucket);
       checkObjectKey(key);
       const rec: UploadRecord = { id: randomBytes(16).toString('hex').toUpperCase(), bucket, key, initiated: now(), template };
-      meta.createUpload(rec);
+      await meta.createUpload(rec);
       return rec;
     },
 
-    uploadOrThrow(bucket: string, key: string, uploadId: string): UploadRecord {
-      bucketOrThrow(bucket);
-      const u = meta.getUpload(uploadId);
+    async uploadOrThrow(bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
+      await bucketOrThrow(bucket);
+      const u = await meta.getUpload(uploadId);
       if (u === undefined || u.bucket !== bucket || u.key !== key) {
         throw new AppError('NO_SUCH_UPLOAD', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
       }
@@ -362,41 +371,44 @@ export function createObjectService(deps: ObjectServiceDeps) {
       bucket: string, key: string, uploadId: string, partNumber: number,
       body: Readable | Buffer, contentLength: number | undefined, contentMd5: Buffer | undefined,
     ): Promise<PartRecord> {
-      service.uploadOrThrow(bucket, key, uploadId);
+      await service.uploadOrThrow(bucket, key, uploadId);
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10000) {
         throw new AppError('INVALID_ARGUMENT', `Expected integer between 1 and 10000 for partNumber but received ${partNumber}`);
       }
       const res = await writeBody(body, contentLength, contentMd5);
       const part: PartRecord = { uploadId, partNumber, blobId: res.id, size: res.size, etag: etagOf(res.md5), lastModified: now() };
-      if (meta.getUpload(uploadId) === undefined) {
+      // One port call checks the upload still exists and records the part (an abort or completion
+      // could land between a separate check and write).
+      const put = await meta.putPart(part);
+      if (!put.ok) {
         // Aborted/completed while we were receiving: drop the bytes.
         await blobs.remove(res.id);
         throw new AppError('NO_SUCH_UPLOAD', 'The specified upload does not exist.');
       }
-      await freeBlobs([meta.putPart(part)]);
+      await freeBlobs([put.replaced]);
       return part;
     },
 
-    listParts(bucket: string, key: string, uploadId: string): PartRecord[] {
-      service.uploadOrThrow(bucket, key, uploadId);
+    async listParts(bucket: string, key: string, uploadId: string): Promise<PartRecord[]> {
+      await service.uploadOrThrow(bucket, key, uploadId);
       return meta.listParts(uploadId);
     },
 
-    listUploads(bucket: string): UploadRecord[] {
-      bucketOrThrow(bucket);
+    async listUploads(bucket: string): Promise<UploadRecord[]> {
+      await bucketOrThrow(bucket);
       return meta.listUploads(bucket);
     },
 
     async abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
-      service.uploadOrThrow(bucket, key, uploadId);
-      await freeBlobs(meta.deleteUpload(uploadId));
+      await service.uploadOrThrow(bucket, key, uploadId);
+      await freeBlobs(await meta.deleteUpload(uploadId));
     },
 
     /** CompleteMultipartUpload with the client's part list (ascending, ETags must match). */
     async completeUpload(bucket: string, key: string, uploadId: string, list: readonly { partNumber: number; etag: string }[]): Promise<ObjectRecord> {
-      const up = service.uploadOrThrow(bucket, key, uploadId);
+      const up = await service.uploadOrThrow(bucket, key, uploadId);
       if (list.length === 0) throw new AppError('MALFORMED_XML', 'The CompleteMultipartUpload body lists no parts.');
-      const stored = new Map(meta.listParts(uploadId).map((p) => [p.partNumber, p]));
+      const stored = new Map((await meta.listParts(uploadId)).map((p) => [p.partNumber, p]));
       const chosen: PartRecord[] = [];
       let prev = 0;
       for (const item of list) {
@@ -415,9 +427,14 @@ export function createObjectService(deps: ObjectServiceDeps) {
       const rec: ObjectRecord = {
         bucket, key, blobId: whole.id, size: whole.size, etag, ...up.template, type: 'Multipart', lastModified: now(),
       };
-      const freed = meta.completeUpload(uploadId, rec);
+      // Conditional on the parts assembled above: a part re-uploaded meanwhile fails the completion
+      // instead of committing an object built from the replaced bytes.
+      const freed = await meta.completeUpload(uploadId, rec, new Map(chosen.map((p) => [p.partNumber, p.blobId])));
       if (freed === undefined) {
         await blobs.remove(whole.id);
+        if ((await meta.getUpload(uploadId)) !== undefined) {
+          throw new AppError('INVALID_PART', 'One or more of the specified parts was replaced while the upload was being completed.');
+        }
         throw new AppError('NO_SUCH_UPLOAD', 'The specified upload does not exist.');
       }
       await freeBlobs(freed);
@@ -425,35 +442,35 @@ export function createObjectService(deps: ObjectServiceDeps) {
     },
 
     // ---------------------------------------------------------------- styles
-    putStyle(bucket: string, name: string, content: string): void {
-      bucketOrThrow(bucket);
+    async putStyle(bucket: string, name: string, content: string): Promise<void> {
+      await bucketOrThrow(bucket);
       if (!STYLE_NAME_RE.test(name)) {
         throw new AppError('INVALID_ARGUMENT', `The value: ${name} of parameter: stylename is invalid.`, { ec: '0017-00000251' });
       }
       if (!content.startsWith('image/') || STYLE_FORBIDDEN.test(content) || content.length > 4096) {
         throw new AppError('BAD_REQUEST', 'Style content is invalid.', { ec: '0017-00000253' });
       }
-      const existing = meta.getStyle(bucket, name);
-      if (existing === undefined && meta.listStyles(bucket).length >= MAX_STYLES_PER_BUCKET) {
+      const t = now();
+      // The limit is checked in the same port call as the write (two concurrent puts cannot both
+      // take the last slot); a replaced style keeps its createdAt.
+      if (!(await meta.putStyle({ bucket, name, content, createdAt: t, modifiedAt: t }, MAX_STYLES_PER_BUCKET))) {
         throw new AppError('INVALID_ARGUMENT', `A bucket can hold at most ${MAX_STYLES_PER_BUCKET} styles.`);
       }
-      const t = now();
-      meta.putStyle({ bucket, name, content, createdAt: existing?.createdAt ?? t, modifiedAt: t });
     },
-    getStyle(bucket: string, name: string): StyleRecord {
-      bucketOrThrow(bucket);
-      const s = meta.getStyle(bucket, name);
+    async getStyle(bucket: string, name: string): Promise<StyleRecord> {
+      await bucketOrThrow(bucket);
+      const s = await meta.getStyle(bucket, name);
       if (s === undefined) throw new AppError('NO_SUCH_STYLE', 'The specified style does not exist.');
       return s;
     },
-    findStyle: (bucket: string, name: string): StyleRecord | undefined => meta.getStyle(bucket, name),
-    listStyles(bucket: string): StyleRecord[] {
-      bucketOrThrow(bucket);
+    findStyle: (bucket: string, name: string): Promise<StyleRecord | undefined> => meta.getStyle(bucket, name),
+    async listStyles(bucket: string): Promise<StyleRecord[]> {
+      await bucketOrThrow(bucket);
       return meta.listStyles(bucket);
     },
-    deleteStyle(bucket: string, name: string): void {
-      bucketOrThrow(bucket);
-      meta.deleteStyle(bucket, name);
+    async deleteStyle(bucket: string, name: string): Promise<void> {
+      await bucketOrThrow(bucket);
+      await meta.deleteStyle(bucket, name);
     },
 
     // ---------------------------------------------------------------- maintenance
@@ -461,7 +478,7 @@ export function createObjectService(deps: ObjectServiceDeps) {
     async collectGarbage(): Promise<number> {
       let n = 0;
       for await (const id of blobs.list()) {
-        if (!meta.isBlobReferenced(id)) {
+        if (!(await meta.isBlobReferenced(id))) {
           await blobs.remove(id);
           n++;
         }

@@ -31,12 +31,12 @@ const TYPE: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', web
 export function createPlaygroundShelf(deps: PlaygroundShelfDeps) {
   const { objects, bucket } = deps;
   const now = deps.now ?? Date.now;
-  const ensureBucket = () => {
-    if (objects.findBucket(bucket) === undefined) objects.createBucket(bucket, 'public-read');
+  const ensureBucket = async () => {
+    if (await objects.findBucket(bucket) === undefined) await objects.createBucket(bucket, 'public-read');
   };
-  const all = () => {
-    ensureBucket();
-    return objects.listObjects(bucket, { prefix: 'u/', delimiter: '', after: '', maxKeys: 10_000 }).objects;
+  const all = async () => {
+    await ensureBucket();
+    return (await objects.listObjects(bucket, { prefix: 'u/', delimiter: '', after: '', maxKeys: 10_000 })).objects;
   };
   return {
     bucket,
@@ -46,18 +46,18 @@ export function createPlaygroundShelf(deps: PlaygroundShelfDeps) {
       if (data.length > deps.maxBytes) throw new AppError('ENTITY_TOO_LARGE', `The playground accepts images up to ${deps.maxBytes} bytes.`);
       const format = sniffFormat(data);
       if (format === null) throw new AppError('UNSUPPORTED_FORMAT', 'Not an image Halftone decodes (JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF, BMP).');
-      ensureBucket();
+      await ensureBucket();
       // Keys sort by upload time, so the oldest are evicted first.
       const stamp = new Date(now()).toISOString().replace(/[-:.TZ]/g, '');
       const key = `u/${stamp}-${randomBytes(4).toString('hex')}.${EXT[format]}`;
       const rec = await objects.putObject({ bucket, key, body: data, contentType: TYPE[format] as string, headers: {}, meta: {}, acl: 'default' });
-      const list = all();
+      const list = await all();
       if (list.length > deps.maxObjects) await objects.deleteObjects(bucket, list.slice(0, list.length - deps.maxObjects).map((o) => o.key));
       return { key, size: rec.size, contentType: rec.contentType, uploaded: new Date(rec.lastModified).toISOString() };
     },
     /** Newest first. */
-    list(): ShelfImage[] {
-      return all().reverse().map((o) => ({ key: o.key, size: o.size, contentType: o.contentType, uploaded: new Date(o.lastModified).toISOString() }));
+    async list(): Promise<ShelfImage[]> {
+      return (await all()).reverse().map((o) => ({ key: o.key, size: o.size, contentType: o.contentType, uploaded: new Date(o.lastModified).toISOString() }));
     },
     async load(key: string): Promise<Buffer> {
       if (!key.startsWith('u/')) throw new AppError('NO_SUCH_KEY', 'No such playground image.');

@@ -154,7 +154,7 @@ export function parseNotifyTopics(raw: string): { topics: Map<string, string[]>;
 }
 
 async function firstBytes(objects: ObjectService, bucket: string, key: string, n: number): Promise<Buffer> {
-  const rec = objects.headObject(bucket, key);
+  const rec = await objects.headObject(bucket, key);
   if (rec.size === 0) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   for await (const c of objects.openObject(rec, { start: 0, end: Math.min(n, rec.size) - 1 })) chunks.push(c as Buffer);
@@ -180,7 +180,7 @@ export function createVideoAnimations(deps: VideoAnimationDeps): VideoAnimations
     await mkdir(deps.tmpDir, { recursive: true });
     const dir = await mkdtemp(join(deps.tmpDir, 'task-'));
     try {
-      const rec = objects.headObject(p.source.bucket, p.source.key);
+      const rec = await objects.headObject(p.source.bucket, p.source.key);
       if (rec.size > deps.maxBytes) throw new AppError('VIDEO_TOO_LARGE', `The video is larger than the ${deps.maxBytes}-byte limit.`);
       const input = join(dir, 'source');
       await pipeline(objects.openObject(rec), createWriteStream(input), { signal: ctx.signal });
@@ -250,7 +250,7 @@ export function createVideoAnimations(deps: VideoAnimationDeps): VideoAnimations
   return {
     async submit(req) {
       if (!deps.tools.available()) throw new AppError('VIDEO_TOOLS_UNAVAILABLE', `Video processing is not available: ${deps.tools.describe()}. Install ffmpeg or set HALFTONE_FFMPEG_PATH / HALFTONE_FFPROBE_PATH.`);
-      const src = objects.headObject(req.bucket, req.key);
+      const src = await objects.headObject(req.bucket, req.key);
       if (src.size === 0) throw new AppError('NOT_A_VIDEO', 'The source object is empty (0 bytes).');
       if (src.size > deps.maxBytes) throw new AppError('VIDEO_TOO_LARGE', `The video is larger than the ${deps.maxBytes}-byte limit.`);
       const image = sniffFormat(await firstBytes(objects, req.bucket, req.key, 64));
@@ -261,7 +261,7 @@ export function createVideoAnimations(deps: VideoAnimationDeps): VideoAnimations
         throw new AppError('INVALID_ARGUMENT', `The notify topic ${JSON.stringify(req.topic)} is not configured on this server (HALFTONE_NOTIFY_TOPICS).`);
       }
       const targetBucket = req.saveas.bucket ?? req.bucket;
-      objects.getBucket(targetBucket);
+      await objects.getBucket(targetBucket);
       const t = now();
       const targetKey = expandTargetKey(req.saveas.object, targetVariables({ bucket: req.bucket, key: req.key, format: req.params.format, uploadedAt: src.lastModified, taskAt: t }));
       objects.checkObjectKey(targetKey);

@@ -35,7 +35,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'halftone-inject-'));
   const blobs = await createFsBlobStore({ dir });
   meta = createSqliteMetaStore({ file: join(dir, 'meta.sqlite') });
-  meta.putAccessKey({ id: 'ak', secret: 'sk' });
+  await meta.putAccessKey({ id: 'ak', secret: 'sk' });
   const objects = createObjectService({ blobs, meta, maxObjectBytes: 1 << 20, maxProcessBytes: 1 << 20 });
   app = buildServer({
     oss: {
@@ -46,7 +46,7 @@ before(async () => {
         return { kind: 'image', data: Buffer.from(`out:${process}`), contentType: 'image/png', format: 'png', width: 1, height: 1 };
       },
       address: { serviceDomains: ['localhost'], cname: { 'img.test': 'pics' }, defaultBucket: '' },
-      lookupSecret: (id) => meta.getAccessKey(id)?.secret,
+      lookupSecret: async (id) => (await meta.getAccessKey(id))?.secret,
       styleDelimiters: '!',
       protectedSources: ['.png'],
     },
@@ -64,7 +64,7 @@ before(async () => {
 
 after(async () => {
   await app.close();
-  meta.close();
+  await meta.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

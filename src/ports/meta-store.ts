@@ -71,56 +71,101 @@ export interface AccessKeyRecord {
   readonly secret: string;
 }
 
+/** Outcome of {@link MetaStore.deleteBucketIfEmpty}. */
+export type DeleteBucketResult = 'deleted' | 'not-empty' | 'no-such-bucket';
+
+/** Outcome of {@link MetaStore.putPart}. */
+export type PutPartResult =
+  | { readonly ok: true; /** Blob id of a part row it replaced (to be removed). */ readonly replaced: string | undefined }
+  | { readonly ok: false };
+
+/**
+ * Every method returns a Promise and is atomic on its own: concurrent calls (from this process or
+ * from other nodes sharing the store) behave as if run one after another. Callers must not rely on
+ * two calls being atomic together — where a check and a write belong together, the port has one
+ * method for both (putObjectIf, putStyle with its limit, putPart, completeUpload,
+ * deleteBucketIfEmpty).
+ */
 export interface MetaStore {
   // buckets
-  createBucket(b: BucketRecord): boolean;
-  getBucket(name: string): BucketRecord | undefined;
-  listBuckets(): BucketRecord[];
-  setBucketAcl(name: string, acl: BucketAcl): void;
-  /** Deletes the bucket when it has no objects and no uploads; returns false otherwise. */
-  deleteBucketIfEmpty(name: string): boolean;
+  /** Inserts the bucket; false (and no change) when the name is taken. */
+  createBucket(b: BucketRecord): Promise<boolean>;
+  getBucket(name: string): Promise<BucketRecord | undefined>;
+  /** All buckets ordered by name. */
+  listBuckets(): Promise<BucketRecord[]>;
+  /** Sets the ACL; false when the bucket does not exist. */
+  setBucketAcl(name: string, acl: BucketAcl): Promise<boolean>;
+  /**
+   * Deletes the bucket (and its styles) when it has no objects and no uploads; otherwise changes
+   * nothing and says why.
+   */
+  deleteBucketIfEmpty(name: string): Promise<DeleteBucketResult>;
 
   // objects
-  getObject(bucket: string, key: string): ObjectRecord | undefined;
-  /** Inserts or replaces; returns the blob id the replaced row pointed at (to be removed). */
-  putObject(o: ObjectRecord): string | undefined;
+  getObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   /**
-   * Replaces the row only if the current row still has `expectedBlobId` (or none when undefined);
-   * used by append to avoid lost updates. Returns false when the precondition fails.
+   * Inserts or replaces; returns the blob id the replaced row pointed at when it differs from the
+   * new one (to be removed), else undefined.
    */
-  putObjectIf(o: ObjectRecord, expectedBlobId: string | undefined): boolean;
-  /** Deletes; returns the removed blob id. */
-  deleteObject(bucket: string, key: string): string | undefined;
-  setObjectAcl(bucket: string, key: string, acl: ObjectAcl): boolean;
-  listObjects(q: ListObjectsQuery): ObjectRecord[];
+  putObject(o: ObjectRecord): Promise<string | undefined>;
+  /**
+   * Inserts or replaces the row only if the current row still has `expectedBlobId` (or there is no
+   * row when undefined); used by append and in-place copy to avoid lost updates. Returns false
+   * (and changes nothing) when the precondition fails.
+   */
+  putObjectIf(o: ObjectRecord, expectedBlobId: string | undefined): Promise<boolean>;
+  /** Deletes; returns the removed blob id (undefined when there was no row). */
+  deleteObject(bucket: string, key: string): Promise<string | undefined>;
+  /** Sets the ACL; false when the object does not exist. */
+  setObjectAcl(bucket: string, key: string, acl: ObjectAcl): Promise<boolean>;
+  /**
+   * Objects of `bucket` whose key starts with `prefix` and is greater than `after`, ascending in
+   * UTF-8 byte order, at most `limit`.
+   */
+  listObjects(q: ListObjectsQuery): Promise<ObjectRecord[]>;
 
   // styles
-  putStyle(s: StyleRecord): void;
-  getStyle(bucket: string, name: string): StyleRecord | undefined;
-  listStyles(bucket: string): StyleRecord[];
-  deleteStyle(bucket: string, name: string): boolean;
+  /**
+   * Inserts or replaces the style's content. A replaced style keeps its `createdAt` and takes
+   * `modifiedAt`. A new style is refused (returns false, nothing changes) when the bucket already
+   * holds `maxPerBucket` styles.
+   */
+  putStyle(s: StyleRecord, maxPerBucket: number): Promise<boolean>;
+  getStyle(bucket: string, name: string): Promise<StyleRecord | undefined>;
+  /** Styles of the bucket ordered by name. */
+  listStyles(bucket: string): Promise<StyleRecord[]>;
+  /** False when there was no such style. */
+  deleteStyle(bucket: string, name: string): Promise<boolean>;
 
   // multipart
-  createUpload(u: UploadRecord): void;
-  getUpload(id: string): UploadRecord | undefined;
-  listUploads(bucket: string): UploadRecord[];
-  /** Records a part; returns the blob id of a part it replaced. */
-  putPart(p: PartRecord): string | undefined;
-  listParts(uploadId: string): PartRecord[];
-  /** Removes the upload and its parts; returns the part blob ids. */
-  deleteUpload(id: string): string[];
+  /** Inserts the upload (ids are unique; a duplicate id is an error). */
+  createUpload(u: UploadRecord): Promise<void>;
+  getUpload(id: string): Promise<UploadRecord | undefined>;
+  /** Uploads of the bucket ordered by key, then initiation time. */
+  listUploads(bucket: string): Promise<UploadRecord[]>;
   /**
-   * Completes an upload in one transaction: writes the object row, removes the upload.
-   * Returns the blob ids no longer referenced (old object, part blobs), or undefined if the upload
-   * no longer exists.
+   * Records a part if its upload still exists ({ ok: false } and no change otherwise); returns the
+   * blob id of a part it replaced.
    */
-  completeUpload(id: string, o: ObjectRecord): string[] | undefined;
+  putPart(p: PartRecord): Promise<PutPartResult>;
+  /** Parts of the upload ordered by part number. */
+  listParts(uploadId: string): Promise<PartRecord[]>;
+  /** Removes the upload and its parts; returns the part blob ids (empty when unknown). */
+  deleteUpload(id: string): Promise<string[]>;
+  /**
+   * Completes an upload in one transaction: writes the object row, removes the upload and its parts.
+   * Returns the blob ids no longer referenced (old object, part blobs), or undefined (and no change)
+   * if the upload no longer exists or — when `expectedParts` (part number → blob id, the parts the
+   * object was assembled from) is given — one of those parts is missing or now has another blob.
+   */
+  completeUpload(id: string, o: ObjectRecord, expectedParts?: ReadonlyMap<number, string>): Promise<string[] | undefined>;
 
   // access keys
-  putAccessKey(k: AccessKeyRecord): void;
-  getAccessKey(id: string): AccessKeyRecord | undefined;
+  /** Inserts or replaces the key's secret. */
+  putAccessKey(k: AccessKeyRecord): Promise<void>;
+  getAccessKey(id: string): Promise<AccessKeyRecord | undefined>;
 
   /** True when some object or part row refers to the blob. */
-  isBlobReferenced(blobId: string): boolean;
-  close(): void;
+  isBlobReferenced(blobId: string): Promise<boolean>;
+  close(): Promise<void>;
 }

@@ -90,7 +90,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       await app.close();
       await fetcher.close();
-      meta.close();
+      await meta.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -40,12 +40,12 @@ export async function startHarness(config: Partial<CfTransformConfig> = {}, fetc
     app,
     objects,
     async put(bucket, key, data, opts = {}) {
-      if (objects.findBucket(bucket) === undefined) objects.createBucket(bucket, opts.acl ?? 'public-read');
+      if (await objects.findBucket(bucket) === undefined) await objects.createBucket(bucket, opts.acl ?? 'public-read');
       await objects.putObject({ bucket, key, body: data, contentType: opts.contentType ?? 'application/octet-stream', headers: opts.headers ?? {}, meta: {}, acl: 'default' });
     },
     async close() {
       await app.close();
-      meta.close();
+      await meta.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

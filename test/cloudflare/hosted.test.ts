@@ -67,7 +67,7 @@ before(async () => {
 });
 after(async () => {
   await app.close();
-  meta.close();
+  await meta.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,7 +1,7 @@
 /**
- * SQLite MetaStore (better-sqlite3, synchronous, WAL).
+ * SQLite MetaStore (better-sqlite3, synchronous, WAL) behind the asynchronous MetaStore port.
  *
- * Every public method runs as one statement or one transaction, so the metadata is always in a
+ * Every public method runs as one statement or one transaction (synchronously, then resolves), so the metadata is always in a
  * state some sequence of completed requests produced. `synchronous = FULL` makes each commit
  * durable before the response is sent.
  */
@@ -10,11 +10,13 @@ import type {
   AccessKeyRecord,
   BucketAcl,
   BucketRecord,
+  DeleteBucketResult,
   ListObjectsQuery,
   MetaStore,
   ObjectAcl,
   ObjectRecord,
   PartRecord,
+  PutPartResult,
   StyleRecord,
   UploadRecord,
 } from '../../ports/meta-store.js';
@@ -90,6 +92,7 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
     bucketHasUploads: db.prepare<[string], { n: number }>('SELECT 1 AS n FROM uploads WHERE bucket = ? LIMIT 1'),
     delBucket: db.prepare('DELETE FROM buckets WHERE name = ?'),
     delBucketStyles: db.prepare('DELETE FROM styles WHERE bucket = ?'),
+    countStyles: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM styles WHERE bucket = ?'),
     getObject: db.prepare<[string, string], ObjectRow>('SELECT * FROM objects WHERE bucket = ? AND key = ?'),
     upsertObject: db.prepare(`INSERT INTO objects (bucket, key, blob_id, size, etag, content_type, headers, meta, acl, type, last_modified)
       VALUES (@bucket, @key, @blob_id, @size, @etag, @content_type, @headers, @meta, @acl, @type, @last_modified)
@@ -140,15 +143,23 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
     q.delObject.run(bucket, key);
     return cur.blob_id;
   });
-  const deleteBucketTx = db.transaction((name: string): boolean => {
-    if (q.bucketHasObjects.get(name) !== undefined || q.bucketHasUploads.get(name) !== undefined) return false;
+  const deleteBucketTx = db.transaction((name: string): DeleteBucketResult => {
+    if (q.getBucket.get(name) === undefined) return 'no-such-bucket';
+    if (q.bucketHasObjects.get(name) !== undefined || q.bucketHasUploads.get(name) !== undefined) return 'not-empty';
     q.delBucketStyles.run(name);
-    return q.delBucket.run(name).changes > 0;
+    q.delBucket.run(name);
+    return 'deleted';
   });
-  const putPartTx = db.transaction((p: PartRecord): string | undefined => {
+  const putStyleTx = db.transaction((s: StyleRecord, max: number): boolean => {
+    if (q.getStyle.get(s.bucket, s.name) === undefined && q.countStyles.get(s.bucket)!.n >= max) return false;
+    q.putStyle.run(s);
+    return true;
+  });
+  const putPartTx = db.transaction((p: PartRecord): PutPartResult => {
+    if (q.getUpload.get(p.uploadId) === undefined) return { ok: false };
     const old = q.getPart.get(p.uploadId, p.partNumber);
     q.upsertPart.run(p.uploadId, p.partNumber, p.blobId, p.size, p.etag, p.lastModified);
-    return old?.blob_id;
+    return { ok: true, replaced: old !== undefined && old.blob_id !== p.blobId ? old.blob_id : undefined };
   });
   const deleteUploadTx = db.transaction((id: string): string[] => {
     const blobs = q.listParts.all(id).map((r) => r.blob_id);
@@ -156,52 +167,65 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
     q.delUpload.run(id);
     return blobs;
   });
-  const completeTx = db.transaction((id: string, o: ObjectRecord): string[] | undefined => {
+  const completeTx = db.transaction((id: string, o: ObjectRecord, expected: ReadonlyMap<number, string> | undefined): string[] | undefined => {
     if (q.getUpload.get(id) === undefined) return undefined;
+    for (const [n, blob] of expected ?? []) if (q.getPart.get(id, n)?.blob_id !== blob) return undefined;
     const freed = deleteUploadTx(id);
     const old = putObject(o);
     if (old !== undefined) freed.push(old);
     return freed;
   });
 
+  /** Runs `fn` now (one statement or transaction) and settles with its result or error. */
+  const run = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  };
+
   return {
-    createBucket: (b) => q.insBucket.run(b.name, b.acl, b.createdAt, b.storageClass).changes > 0,
-    getBucket: (name) => {
+    createBucket: (b) => run(() => q.insBucket.run(b.name, b.acl, b.createdAt, b.storageClass).changes > 0),
+    getBucket: (name) => run(() => {
       const r = q.getBucket.get(name);
       return r === undefined ? undefined : toBucket(r);
-    },
-    listBuckets: () => q.listBuckets.all().map(toBucket),
-    setBucketAcl: (name, acl) => void q.setBucketAcl.run(acl, name),
-    deleteBucketIfEmpty: (name) => deleteBucketTx(name),
-    getObject: (bucket, key) => {
+    }),
+    listBuckets: () => run(() => q.listBuckets.all().map(toBucket)),
+    setBucketAcl: (name, acl) => run(() => q.setBucketAcl.run(acl, name).changes > 0),
+    deleteBucketIfEmpty: (name) => run(() => deleteBucketTx(name)),
+    getObject: (bucket, key) => run(() => {
       const r = q.getObject.get(bucket, key);
       return r === undefined ? undefined : toObject(r);
-    },
-    putObject: (o) => putObjectTx(o),
-    putObjectIf: (o, expected) => putObjectIfTx(o, expected),
-    deleteObject: (bucket, key) => deleteObjectTx(bucket, key),
-    setObjectAcl: (bucket, key, acl) => q.setObjectAcl.run(acl, bucket, key).changes > 0,
-    listObjects: (lq: ListObjectsQuery) => q.listObjects.all({ bucket: lq.bucket, after: lq.after, prefix: lq.prefix, limit: lq.limit }).map(toObject),
-    putStyle: (s) => void q.putStyle.run(s),
-    getStyle: (bucket, name) => {
+    }),
+    putObject: (o) => run(() => putObjectTx(o)),
+    putObjectIf: (o, expected) => run(() => putObjectIfTx(o, expected)),
+    deleteObject: (bucket, key) => run(() => deleteObjectTx(bucket, key)),
+    setObjectAcl: (bucket, key, acl) => run(() => q.setObjectAcl.run(acl, bucket, key).changes > 0),
+    listObjects: (lq: ListObjectsQuery) => run(() => q.listObjects.all({ bucket: lq.bucket, after: lq.after, prefix: lq.prefix, limit: lq.limit }).map(toObject)),
+    putStyle: (s, max) => run(() => putStyleTx(s, max)),
+    getStyle: (bucket, name) => run(() => {
       const r = q.getStyle.get(bucket, name);
       return r === undefined ? undefined : toStyle(r);
-    },
-    listStyles: (bucket) => q.listStyles.all(bucket).map(toStyle),
-    deleteStyle: (bucket, name) => q.delStyle.run(bucket, name).changes > 0,
-    createUpload: (u) => void q.insUpload.run(u.id, u.bucket, u.key, u.initiated, JSON.stringify(u.template)),
-    getUpload: (id) => {
+    }),
+    listStyles: (bucket) => run(() => q.listStyles.all(bucket).map(toStyle)),
+    deleteStyle: (bucket, name) => run(() => q.delStyle.run(bucket, name).changes > 0),
+    createUpload: (u) => run(() => void q.insUpload.run(u.id, u.bucket, u.key, u.initiated, JSON.stringify(u.template))),
+    getUpload: (id) => run(() => {
       const r = q.getUpload.get(id);
       return r === undefined ? undefined : toUpload(r);
-    },
-    listUploads: (bucket) => q.listUploads.all(bucket).map(toUpload),
-    putPart: (p) => putPartTx(p),
-    listParts: (id) => q.listParts.all(id).map(toPart),
-    deleteUpload: (id) => deleteUploadTx(id),
-    completeUpload: (id, o) => completeTx(id, o),
-    putAccessKey: (k: AccessKeyRecord) => void q.putKey.run(k.id, k.secret),
-    getAccessKey: (id) => q.getKey.get(id),
-    isBlobReferenced: (blobId) => q.blobInObjects.get(blobId) !== undefined || q.blobInParts.get(blobId) !== undefined,
-    close: () => db.close(),
+    }),
+    listUploads: (bucket) => run(() => q.listUploads.all(bucket).map(toUpload)),
+    putPart: (p) => run(() => putPartTx(p)),
+    listParts: (id) => run(() => q.listParts.all(id).map(toPart)),
+    deleteUpload: (id) => run(() => deleteUploadTx(id)),
+    completeUpload: (id, o, expected) => run(() => completeTx(id, o, expected)),
+    putAccessKey: (k: AccessKeyRecord) => run(() => void q.putKey.run(k.id, k.secret)),
+    getAccessKey: (id) => run(() => {
+      const r = q.getKey.get(id);
+      return r === undefined ? undefined : { id: r.id, secret: r.secret };
+    }),
+    isBlobReferenced: (blobId) => run(() => q.blobInObjects.get(blobId) !== undefined || q.blobInParts.get(blobId) !== undefined),
+    close: () => run(() => void db.close()),
   };
 }

@@ -63,7 +63,7 @@ export async function handleAsyncRequest(c: AsyncRequestCtx, deps: AsyncProcessD
     throw new AppError('INVALID_DIGEST', 'The Content-MD5 you specified did not match what we received.');
   }
   const parsed = parseAsyncProcessBody(body.toString('utf8'));
-  const process = parsed.process.startsWith('style/') ? objects.getStyle(c.bucket, parsed.process.slice('style/'.length)).content : parsed.process;
+  const process = parsed.process.startsWith('style/') ? (await objects.getStyle(c.bucket, parsed.process.slice('style/'.length))).content : parsed.process;
   const params = parseAnimationParams(process);
   const ack = await deps.video.submit({ bucket: c.bucket, key: c.key, params, saveas: parsed.saveas, topic: parsed.topic });
   sendJson(c.reply, ack);

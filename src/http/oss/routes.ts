@@ -22,7 +22,8 @@ export interface OssRouteDeps {
   readonly objects: ObjectService;
   readonly transform: (source: Buffer, process: string, deps: TransformDeps) => Promise<TransformResult>;
   readonly address: AddressConfig;
-  readonly lookupSecret: SecretLookup;
+  /** Secret of an access key id (from the shared MetaStore, hence asynchronous). */
+  readonly lookupSecret: (accessKeyId: string) => Promise<string | undefined> | string | undefined;
   /** Enabled style delimiters, any of `-_/!`. */
   readonly styleDelimiters: string;
   /** Source-image protection: key suffixes (or `*`) anonymous users may only read through styles. */
@@ -210,8 +211,8 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
   }
 
   /** Resolves `style/<name>` to its `image/...` content; other chains pass through. */
-  function resolveStyle(bucket: string, process: string): { process: string; viaStyle: boolean } {
-    if (process.startsWith('style/')) return { process: svc.getStyle(bucket, process.slice('style/'.length)).content, viaStyle: true };
+  async function resolveStyle(bucket: string, process: string): Promise<{ process: string; viaStyle: boolean }> {
+    if (process.startsWith('style/')) return { process: (await svc.getStyle(bucket, process.slice('style/'.length))).content, viaStyle: true };
     return { process, viaStyle: false };
   }
 
@@ -231,14 +232,14 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
   }
 
   /** `key!style` (enabled delimiters): the longest existing key prefix whose suffix is a style. */
-  function splitStyleDelimiter(bucket: string, key: string): { key: string; style: string } | undefined {
+  async function splitStyleDelimiter(bucket: string, key: string): Promise<{ key: string; style: string } | undefined> {
     if (deps.styleDelimiters === '') return undefined;
     for (const d of ['-', '_', '/', '!']) {
       if (!deps.styleDelimiters.includes(d)) continue;
       for (let i = key.lastIndexOf(d); i > 0; i = key.lastIndexOf(d, i - 1)) {
         const base = key.slice(0, i);
         const style = key.slice(i + 1);
-        if (style !== '' && svc.findObject(bucket, base) !== undefined && svc.findStyle(bucket, style) !== undefined) return { key: base, style };
+        if (style !== '' && await svc.findObject(bucket, base) !== undefined && await svc.findStyle(bucket, style) !== undefined) return { key: base, style };
       }
     }
     return undefined;
@@ -249,7 +250,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     if (c.method !== 'GET') throw new AppError('METHOD_NOT_ALLOWED', 'The specified method is not allowed against this resource.');
     requireSigned(c);
     const prefix = c.query.get('prefix') ?? '';
-    const buckets = svc.listBuckets().filter((b) => b.name.startsWith(prefix));
+    const buckets = (await svc.listBuckets()).filter((b) => b.name.startsWith(prefix));
     sendXml(c, {
       ListAllMyBucketsResult: {
         Prefix: prefix, Marker: '', MaxKeys: 1000, IsTruncated: false, Owner: OWNER,
@@ -275,16 +276,16 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
         const cfg = parseXml(body.toString('utf8'))['CreateBucketConfiguration'] as Record<string, unknown> | undefined;
         if (cfg !== undefined && typeof cfg['StorageClass'] === 'string') storageClass = cfg['StorageClass'];
       }
-      svc.createBucket(c.bucket, aclHeader(c) ?? 'private', storageClass);
+      await svc.createBucket(c.bucket, aclHeader(c) ?? 'private', storageClass);
       c.reply.header('location', `/${c.bucket}`).code(200).send();
       return;
     }
-    const b = svc.getBucket(c.bucket);
+    const b = await svc.getBucket(c.bucket);
     switch (c.method) {
       case 'PUT':
         requireSigned(c);
         if (q.has('acl')) {
-          svc.setBucketAcl(c.bucket, aclHeader(c) ?? 'private');
+          await svc.setBucketAcl(c.bucket, aclHeader(c) ?? 'private');
           c.reply.code(200).send();
           return;
         }
@@ -293,7 +294,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
           const doc = parseXml((await smallBody(c)).toString('utf8'))['Style'] as Record<string, unknown> | undefined;
           const content = doc !== undefined && typeof doc['Content'] === 'string' ? doc['Content'] : undefined;
           if (content === undefined) throw new AppError('MALFORMED_XML', 'The body must be <Style><Content>image/...</Content></Style>.');
-          svc.putStyle(c.bucket, name, content.trim());
+          await svc.putStyle(c.bucket, name, content.trim());
           c.reply.code(200).send();
         }
         return;
@@ -322,12 +323,12 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
           const styleXml = (s: { name: string; content: string; createdAt: number; modifiedAt: number }) => ({
             Name: s.name, Content: s.content, Category: 'image', CreateTime: httpDate(s.createdAt), LastModifyTime: httpDate(s.modifiedAt),
           });
-          if (name !== undefined && name !== '') sendXml(c, { Style: styleXml(svc.getStyle(c.bucket, name)) });
-          else sendXml(c, { StyleList: { Style: svc.listStyles(c.bucket).map(styleXml) } });
+          if (name !== undefined && name !== '') sendXml(c, { Style: styleXml(await svc.getStyle(c.bucket, name)) });
+          else sendXml(c, { StyleList: { Style: (await svc.listStyles(c.bucket)).map(styleXml) } });
         } else if (q.has('uploads')) {
           requireSigned(c);
           const prefix = q.get('prefix') ?? '';
-          const ups = svc.listUploads(c.bucket).filter((u) => u.key.startsWith(prefix));
+          const ups = (await svc.listUploads(c.bucket)).filter((u) => u.key.startsWith(prefix));
           sendXml(c, {
             ListMultipartUploadsResult: {
               Bucket: c.bucket, KeyMarker: '', UploadIdMarker: '', NextKeyMarker: '', NextUploadIdMarker: '', Delimiter: '', Prefix: prefix,
@@ -335,12 +336,12 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
               Upload: ups.map((u) => ({ Key: u.key, UploadId: u.id, StorageClass: 'Standard', Initiated: iso(u.initiated) })),
             },
           });
-        } else listObjects(c, b);
+        } else await listObjects(c, b);
         return;
       case 'DELETE':
         requireSigned(c);
-        if (q.has('style')) svc.deleteStyle(c.bucket, q.get('styleName') ?? '');
-        else svc.deleteBucket(c.bucket);
+        if (q.has('style')) await svc.deleteStyle(c.bucket, q.get('styleName') ?? '');
+        else await svc.deleteBucket(c.bucket);
         c.reply.code(204).send();
         return;
       case 'POST':
@@ -363,7 +364,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     }
   }
 
-  function listObjects(c: Ctx, b: BucketRecord): void {
+  async function listObjects(c: Ctx, b: BucketRecord): Promise<void> {
     requireRead(c, b);
     const q = c.query;
     const v2 = q.get('list-type') === '2';
@@ -379,7 +380,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       const token = q.get('continuation-token');
       after = token !== undefined && token !== '' ? Buffer.from(token, 'base64url').toString('utf8') : (q.get('start-after') ?? '');
     } else after = q.get('marker') ?? '';
-    const res = svc.listObjects(c.bucket, { prefix, delimiter, after, maxKeys });
+    const res = await svc.listObjects(c.bucket, { prefix, delimiter, after, maxKeys });
     const enc = q.get('encoding-type') === 'url' ? (s: string) => encodeURIComponent(s) : (s: string) => s;
     const contents = res.objects.map((o) => ({
       Key: enc(o.key), LastModified: iso(o.lastModified), ETag: o.etag, Type: o.type, Size: o.size, StorageClass: 'Standard',
@@ -411,30 +412,30 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
 
   // ------------------------------------------------------------------ object level
   async function getObject(c: Ctx, head: boolean): Promise<void> {
-    const b = svc.getBucket(c.bucket);
+    const b = await svc.getBucket(c.bucket);
     let key = c.key;
     let process = c.query.get('x-oss-process');
-    if (process === undefined && svc.findObject(c.bucket, key) === undefined) {
-      const split = splitStyleDelimiter(c.bucket, key);
+    if (process === undefined && await svc.findObject(c.bucket, key) === undefined) {
+      const split = await splitStyleDelimiter(c.bucket, key);
       if (split !== undefined) {
         key = split.key;
         process = `style/${split.style}`;
       }
     }
     if (c.auth.kind !== 'signed') {
-      requireRead(c, b, svc.findObject(c.bucket, key));
+      requireRead(c, b, await svc.findObject(c.bucket, key));
       if (isProtected(key) && (process === undefined || !process.startsWith('style/'))) {
         throw new AppError('ACCESS_DENIED', 'The channel can be only accessed using style.', { ec: '0040-00000031' });
       }
     }
     if (c.query.has('objectMeta')) {
-      const o = svc.headObject(c.bucket, key);
+      const o = await svc.headObject(c.bucket, key);
       c.reply.header('etag', o.etag).header('last-modified', httpDate(o.lastModified)).header('content-length', String(o.size)).code(200).send();
       return;
     }
     if (process !== undefined && process !== '') {
-      const resolved = resolveStyle(c.bucket, process);
-      const rec = svc.headObject(c.bucket, key);
+      const resolved = await resolveStyle(c.bucket, process);
+      const rec = await svc.headObject(c.bucket, key);
       // The ETag is the MD5 of the processed bytes (as OSS sends it); a cached variant keeps it, so
       // a hit answers If-None-Match with 304 without reading the source or touching pixels.
       const variant = deps.variants === undefined ? undefined : ossVariant(c.bucket, key, rec, resolved.process);
@@ -459,7 +460,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       else c.reply.send(body);
       return;
     }
-    const o = svc.headObject(c.bucket, key);
+    const o = await svc.headObject(c.bucket, key);
     if (conditional(c, o.etag, o.lastModified)) return;
     objectHeaders(c, o);
     const range = head ? undefined : parseRange(h(c.req, 'range'), o.size);
@@ -480,13 +481,13 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
   }
 
   async function putObject(c: Ctx): Promise<void> {
-    const b = svc.getBucket(c.bucket);
+    const b = await svc.getBucket(c.bucket);
     const q = c.query;
     if (q.has('acl')) {
       requireSigned(c);
       const v = h(c.req, 'x-oss-object-acl') ?? 'default';
       if (!OBJECT_ACLS.includes(v as ObjectAcl)) throw new AppError('INVALID_ARGUMENT', `Expected one of ${OBJECT_ACLS.join(', ')} for x-oss-object-acl but received ${JSON.stringify(v)}`);
-      svc.setObjectAcl(c.bucket, c.key, v as ObjectAcl);
+      await svc.setObjectAcl(c.bucket, c.key, v as ObjectAcl);
       c.reply.code(200).send();
       return;
     }
@@ -510,7 +511,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       }
       const directive = (h(c.req, 'x-oss-metadata-directive') ?? 'COPY').toUpperCase();
       const input = objectInput(c);
-      const from = svc.headObject(m[1]!, srcKey);
+      const from = await svc.headObject(m[1]!, srcKey);
       const ifMatch = h(c.req, 'x-oss-copy-source-if-match');
       if (ifMatch !== undefined && ifMatch.replace(/"/g, '').toUpperCase() !== from.etag.replace(/"/g, '')) {
         throw new AppError('PRECONDITION_FAILED', 'At least one of the pre-conditions you specified did not hold.');
@@ -521,7 +522,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       sendXml(c, { CopyObjectResult: { ETag: rec.etag, LastModified: iso(rec.lastModified) } });
       return;
     }
-    requireWrite(c, b, svc.findObject(c.bucket, c.key));
+    requireWrite(c, b, await svc.findObject(c.bucket, c.key));
     const input = objectInput(c);
     if (c.auth.kind !== 'signed' && input.acl !== 'default') throw denied('Anonymous users may not set an object ACL.');
     const rec = await svc.putObject({
@@ -531,12 +532,12 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
   }
 
   async function postObject(c: Ctx): Promise<void> {
-    const b = svc.getBucket(c.bucket);
+    const b = await svc.getBucket(c.bucket);
     const q = c.query;
     if (q.has('uploads')) {
       requireSigned(c);
       const input = objectInput(c);
-      const up = svc.initiateUpload(c.bucket, c.key, input);
+      const up = await svc.initiateUpload(c.bucket, c.key, input);
       sendXml(c, { InitiateMultipartUploadResult: { Bucket: c.bucket, Key: c.key, UploadId: up.id } });
       return;
     }
@@ -554,7 +555,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     if (q.has('append')) {
       const posRaw = q.get('position') ?? '';
       if (!/^\d+$/.test(posRaw)) throw new AppError('INVALID_ARGUMENT', `Expected a non-negative integer for position but received ${JSON.stringify(posRaw)}`);
-      requireWrite(c, b, svc.findObject(c.bucket, c.key));
+      requireWrite(c, b, await svc.findObject(c.bucket, c.key));
       const input = objectInput(c);
       const rec = await svc.appendObject({
         bucket: c.bucket, key: c.key, body: c.req.raw, contentLength: contentLengthOf(c.req), contentMd5: decodeContentMd5(h(c.req, 'content-md5')),
@@ -566,9 +567,9 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     if (q.has('x-oss-process')) {
       const text = (await smallBody(c)).toString('utf8');
       const parsed = parseProcessBody(text);
-      const src = svc.findObject(c.bucket, c.key);
+      const src = await svc.findObject(c.bucket, c.key);
       requireRead(c, b, src);
-      const resolved = resolveStyle(c.bucket, parsed.process);
+      const resolved = await resolveStyle(c.bucket, parsed.process);
       if (c.auth.kind !== 'signed' && isProtected(c.key) && !resolved.viaStyle) {
         throw new AppError('ACCESS_DENIED', 'The channel can be only accessed using style.', { ec: '0040-00000031' });
       }
@@ -581,8 +582,8 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
         return;
       }
       const targetBucket = parsed.saveas.bucket ?? c.bucket;
-      const tb = svc.getBucket(targetBucket);
-      requireWrite(c, tb, svc.findObject(targetBucket, parsed.saveas.object));
+      const tb = await svc.getBucket(targetBucket);
+      requireWrite(c, tb, await svc.findObject(targetBucket, parsed.saveas.object));
       const rec = await svc.putObject({
         bucket: targetBucket, key: parsed.saveas.object, body, contentLength: body.length, contentType: type, headers: {}, meta: {}, acl: 'default',
       });
@@ -602,13 +603,13 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       case 'HEAD':
         if (q.has('acl')) {
           requireSigned(c);
-          const o = svc.headObject(c.bucket, c.key);
+          const o = await svc.headObject(c.bucket, c.key);
           sendXml(c, { AccessControlPolicy: { Owner: OWNER, AccessControlList: { Grant: o.acl } } });
           return;
         }
         if (q.has('uploadId')) {
           requireSigned(c);
-          const parts = svc.listParts(c.bucket, c.key, q.get('uploadId') ?? '');
+          const parts = await svc.listParts(c.bucket, c.key, q.get('uploadId') ?? '');
           sendXml(c, {
             ListPartsResult: {
               Bucket: c.bucket, Key: c.key, UploadId: q.get('uploadId'), PartNumberMarker: 0, NextPartNumberMarker: parts.at(-1)?.partNumber ?? 0,
@@ -624,12 +625,12 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       case 'POST':
         return postObject(c);
       case 'DELETE': {
-        const b = svc.getBucket(c.bucket);
+        const b = await svc.getBucket(c.bucket);
         if (q.has('uploadId')) {
           requireSigned(c);
           await svc.abortUpload(c.bucket, c.key, q.get('uploadId') ?? '');
         } else {
-          requireWrite(c, b, svc.findObject(c.bucket, c.key));
+          requireWrite(c, b, await svc.findObject(c.bucket, c.key));
           await svc.deleteObject(c.bucket, c.key);
         }
         c.reply.code(204).send();
@@ -641,13 +642,37 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
   }
 
   // ------------------------------------------------------------------ entry
+  /**
+   * {@link authenticate} (synchronous, pure) with an asynchronous secret lookup: a pass that meets
+   * an access key id not yet looked up stops, the secret is fetched, and the pass is repeated.
+   * Signature checking asks for one id per request, so this runs at most twice.
+   */
+  async function authenticateWith(input: Parameters<typeof authenticate>[0], lookup: OssRouteDeps['lookupSecret'], nowMs: number): Promise<AuthResult> {
+    const known = new Map<string, string | undefined>();
+    const pending = Symbol('pending');
+    for (;;) {
+      let missing: string | undefined;
+      const sync: SecretLookup = (id) => {
+        if (known.has(id)) return known.get(id);
+        missing = id;
+        throw pending;
+      };
+      try {
+        return authenticate(input, sync, nowMs);
+      } catch (err) {
+        if (err !== pending || missing === undefined) throw err;
+        known.set(missing, await lookup(missing));
+      }
+    }
+  }
+
   async function handler(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const requestId = req.id;
     reply.header('x-oss-request-id', requestId).header('server', 'Halftone');
     try {
       const { path, query } = splitUrl(req.raw.url ?? '/');
       const addr = resolve(h(req, 'host'), path);
-      const auth = authenticate({ method: req.method, bucket: addr.bucket, key: addr.key, headers: req.headers, query }, deps.lookupSecret, now());
+      const auth = await authenticateWith({ method: req.method, bucket: addr.bucket, key: addr.key, headers: req.headers, query }, deps.lookupSecret, now());
       const qmap = new Map<string, string>();
       for (const [n, v] of query) if (!qmap.has(n)) qmap.set(n, v ?? '');
       for (const name of Object.keys(RESPONSE_OVERRIDES)) {

@@ -54,7 +54,7 @@ export function registerPlayground(app: FastifyInstance, deps: PlaygroundDeps): 
 
   app.get('/playground/api/images', async (_req, reply) => {
     try {
-      return json(reply, { bucket: deps.shelf.bucket, images: deps.shelf.list() });
+      return json(reply, { bucket: deps.shelf.bucket, images: await deps.shelf.list() });
     } catch (err) {
       return sendError(reply, err, deps.onInternalError);
     }
