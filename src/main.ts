@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { createFsBlobStore } from './adapters/storage/fs.js';
 import { createSqliteMetaStore } from './adapters/meta/sqlite.js';
+import { createPostgresMetaStore } from './adapters/meta/postgres.js';
 import { createObjectService } from './app/oss-objects.js';
 import type { TransformDeps, TransformResult } from './app/transform-image.js';
 import { resolveCredentials } from './config/credentials.js';
@@ -97,7 +98,10 @@ export async function compose(config: Config, log: (line: string) => void = cons
       })
     : undefined;
   const blobs = s3 ?? (await createFsBlobStore({ dir: dataDir }));
-  const meta = createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
+  // Metadata: SQLite in the data dir, or PostgreSQL shared by every node in scale-out mode.
+  const meta = config.meta === 'postgres'
+    ? await createPostgresMetaStore({ connectionString: config.databaseUrl })
+    : createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
   await meta.putAccessKey({ id: creds.accessKeyId, secret: creds.accessKeySecret });
   // Performance (docs/operations-perf.md): result cache with coalescing, admission control, libvips threads.
   const resultCache = await createResultCache({ memoryBytes: config.cacheMemoryBytes, diskBytes: config.cacheDiskBytes, dir: join(dataDir, 'cache') });

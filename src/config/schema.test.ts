@@ -25,3 +25,15 @@ test('cname map and lists', () => {
   // Lists keep their case; suffixes are compared case-insensitively by the route.
   assert.deepEqual(r.config.protectedSources, ['.JPG', '.png']);
 });
+
+test('HALFTONE_META=postgres needs a postgres:// DATABASE_URL, and the value is never echoed', () => {
+  const bad = load({ HALFTONE_META: 'postgres', DATABASE_URL: 'mysql://u:secret@h/db' });
+  assert.ok(!bad.ok);
+  assert.ok(bad.errors.some((e) => e.startsWith('DATABASE_URL:')));
+  assert.ok(!bad.errors.join('\n').includes('secret'));
+  const wrong = load({ HALFTONE_META: 'mongo' });
+  assert.ok(!wrong.ok && wrong.errors.some((e) => e.startsWith('HALFTONE_META:')));
+  const ok = load({ HALFTONE_META: 'postgres', DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/halftone' });
+  assert.ok(ok.ok);
+  assert.equal(ok.config.meta, 'postgres');
+});

@@ -94,6 +94,8 @@ export const CONFIG_SCHEMA = {
   queue: { env: 'HALFTONE_QUEUE', kind: 'string', default: 'embedded', doc: 'Background job queue: `embedded` (SQLite file in the data dir, one process) or `bullmq` (Redis at REDIS_URL, shared by every node and worker).' },
   redisUrl: { env: 'REDIS_URL', kind: 'string', default: '', doc: 'Redis for HALFTONE_QUEUE=bullmq: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS).' },
   redisPrefix: { env: 'HALFTONE_REDIS_PREFIX', kind: 'string', default: 'halftone', doc: 'Key prefix of Halftone\'s keys in Redis; every process of one deployment uses the same prefix.' },
+  meta: { env: 'HALFTONE_META', kind: 'string', default: 'sqlite', doc: 'Where metadata (buckets, object records, styles, uploads, access keys) lives: `sqlite` (meta.sqlite in the data dir, one serving node) or `postgres` (DATABASE_URL, shared by every node).' },
+  databaseUrl: { env: 'DATABASE_URL', kind: 'string', default: '', doc: 'PostgreSQL for HALFTONE_META=postgres: `postgres://user:password@host:5432/db`; the schema is created on first start.' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;
@@ -182,5 +184,7 @@ export function load(env: Record<string, string | undefined>): LoadResult {
   if (cfg.queue !== 'embedded' && cfg.queue !== 'bullmq') errors.push(`HALFTONE_QUEUE: expected embedded or bullmq but received ${JSON.stringify(cfg.queue)}`);
   if (cfg.queue === 'bullmq' && !/^rediss?:\/\/./.test(cfg.redisUrl)) errors.push("REDIS_URL: expected redis://host:port or rediss://host:port (required when HALFTONE_QUEUE=bullmq; the value is not shown, it may hold a password).");
   if (!/^[A-Za-z0-9_-]+$/.test(cfg.redisPrefix)) errors.push(`HALFTONE_REDIS_PREFIX: expected letters, digits, - or _ but received ${JSON.stringify(cfg.redisPrefix)}`);
+  if (cfg.meta !== 'sqlite' && cfg.meta !== 'postgres') errors.push(`HALFTONE_META: expected sqlite or postgres but received ${JSON.stringify(cfg.meta)}`);
+  if (cfg.meta === 'postgres' && !/^postgres(?:ql)?:\/\/./.test(cfg.databaseUrl)) errors.push('DATABASE_URL: expected postgres://user:password@host:port/db (required when HALFTONE_META=postgres; the value is not shown, it may hold a password).');
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: cfg };
 }
