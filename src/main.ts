@@ -56,6 +56,16 @@ function isEmbeddedQueue(q: JobQueue): q is EmbeddedJobQueue {
   return typeof (q as Partial<EmbeddedJobQueue>).active === 'function';
 }
 
+/**
+ * The job handlers of this process: every use case registers its handlers through the queue this
+ * returns. The same composition serves `npm start` (serve) and `halftone worker`; a serving node
+ * with HALFTONE_RUN_JOBS=false submits jobs but registers no handler, so workers run them.
+ */
+export function composeJobs(config: Pick<Config, 'runJobs'>, queue: JobQueue): JobQueue {
+  if (config.runJobs !== 'false') return queue;
+  return { ...queue, register: () => undefined };
+}
+
 /** A composed, not yet listening, application. */
 export interface Composed {
   readonly app: FastifyInstance;
@@ -171,8 +181,9 @@ export async function compose(config: Config, log: (line: string) => void = cons
   const videoTools = createVideoTools(config);
   const videoTmp = join(dataDir, 'tmp', 'video');
   await rm(videoTmp, { recursive: true, force: true });
+  const jobs = composeJobs(config, queue);
   const video = createVideoAnimations({
-    objects, queue, tools: videoTools, webhook: createWebhookSender(), topics: notify.topics,
+    objects, queue: jobs, tools: videoTools, webhook: createWebhookSender(), topics: notify.topics,
     limits: { maxDurationMs: config.videoMaxDurationS * 1000, maxFrames: config.videoMaxFrames, maxSourceSide: 8192 },
     maxBytes: config.videoMaxBytes, timeoutMs: config.videoTimeoutS * 1000, tmpDir: videoTmp,
     notifyBackoffMs: config.notifyBackoffMs, log,
@@ -198,7 +209,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       fetch: { maxBytes: MAX_URL_BYTES, timeoutMs: config.taskFetchTimeoutMs, maxRedirects: 5 },
     },
   });
-  queue.register(tasks.kind, (payload, ctx) => tasks.handle(payload, ctx));
+  jobs.register(tasks.kind, (payload, ctx) => tasks.handle(payload, ctx));
   expireHooks.set(tasks.kind, (job) => tasks.expire(job));
   await tasks.sweepOrphans();
   const taskRoutes = {
@@ -325,6 +336,37 @@ export async function main(env: Record<string, string | undefined> = process.env
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/**
+ * `halftone worker`: the same composition as the server, never listening; runs the background
+ * jobs of a shared (BullMQ) queue. SIGTERM/SIGINT let running jobs finish, then exit.
+ */
+export async function runWorker(env: Record<string, string | undefined> = process.env, log: (line: string) => void = console.log): Promise<number> {
+  const loaded = load({ ...env, HALFTONE_RUN_JOBS: 'true' });
+  if (!loaded.ok) {
+    console.error('halftone: invalid configuration:');
+    for (const e of loaded.errors) console.error(`  - ${e}`);
+    return 2;
+  }
+  if (loaded.config.queue !== 'bullmq') {
+    console.error('halftone: worker needs HALFTONE_QUEUE=bullmq (and REDIS_URL): the embedded queue is a SQLite file run by one process, the server itself; a second process on the same data dir would run its jobs twice.');
+    return 2;
+  }
+  const composed = await compose(loaded.config, log);
+  log(`halftone: worker running background jobs from ${loaded.config.queue} (prefix ${loaded.config.redisPrefix})`);
+  return new Promise<number>((done) => {
+    const stop = () => {
+      setTimeout(() => done(1), loaded.config.shutdownGraceMs).unref();
+      // Running jobs finish first ('wait'); then everything else is closed.
+      composed.queue.close({ mode: 'wait' }).then(() => composed.close()).then(() => done(0), (err: unknown) => {
+        console.error('halftone: worker shutdown failed:', err);
+        done(1);
+      });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
