@@ -39,6 +39,10 @@ export function createVideoTools(config: Pick<Config, 'ffmpegPath' | 'ffprobePat
 }
 import { createFsResultFiles } from './adapters/results/fs.js';
 import { createFsTaskInputs } from './adapters/tasks/inputs-fs.js';
+import { createS3ResultFiles } from './adapters/results/s3.js';
+import { createS3TaskInputs } from './adapters/tasks/inputs-s3.js';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createHmac } from 'node:crypto';
 import { createMemoryRateLimiter } from './adapters/ratelimit/memory.js';
 import { createCompressTasks, MAX_URL_BYTES } from './app/compress-tasks.js';
 import type { AbstractRouteDeps } from './http/abstract/routes.js';
@@ -199,8 +203,20 @@ export async function compose(config: Config, log: (line: string) => void = cons
   };
   // Compression task API: signed result files, task inputs, per-key rate limit; tasks run on the
   // queue as kind 'imgcompress' and remove their files when they expire.
-  const results = await createFsResultFiles({ dataDir });
-  const taskInputs = await createFsTaskInputs({ dataDir });
+  // With HALFTONE_STORAGE=s3 they live in the shared bucket, so any node serves a result any
+  // worker published; the URL signing key is derived from the access key secret every node shares.
+  const taskS3 = s3 === undefined ? undefined : new S3Client({
+    region: config.s3Region, forcePathStyle: config.s3ForcePathStyle === 'true',
+    ...(config.s3Endpoint === '' ? {} : { endpoint: config.s3Endpoint }),
+    ...(config.s3AccessKeyId === undefined || config.s3SecretAccessKey === undefined ? {} : { credentials: { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } }),
+    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const results = taskS3 === undefined
+    ? await createFsResultFiles({ dataDir })
+    : await createS3ResultFiles({ client: taskS3, bucket: config.s3Bucket, prefix: config.s3Prefix, secret: createHmac('sha256', creds.accessKeySecret).update('halftone result URLs').digest() });
+  const taskInputs = taskS3 === undefined
+    ? await createFsTaskInputs({ dataDir })
+    : createS3TaskInputs({ client: taskS3, bucket: config.s3Bucket, prefix: config.s3Prefix });
   const tasks = createCompressTasks({
     queue, fetcher, results, inputs: taskInputs,
     config: {
@@ -311,6 +327,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       await fetcher.close();
       await resultCache.close();
       s3?.destroy();
+      taskS3?.destroy();
       await Promise.all(redisLimiters.map((l) => l.close()));
       meta.close();
     },

@@ -2,15 +2,14 @@
  * `halftone worker` in scale-out mode, on loopback: redis-server and s3rver, one serving node with
  * HALFTONE_RUN_JOBS=false (it submits and runs nothing) and two worker processes. Ten compression
  * tasks submitted through the node all complete although one worker is SIGKILLed while it works;
- * each task has exactly one result; the result URLs are served by a second serving node.
- *
- * Until task inputs and result files move to the shared storage (issue 9), every process here
- * shares one data dir, as docs/deploy.md says a deployment must today.
+ * each task has exactly one result; the result URLs are served by a second serving node. Every
+ * process has its own data dir: task inputs and results live in the S3 bucket.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -73,13 +72,17 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
   let nodeB: RunningServer | undefined;
   const workers: Worker[] = [];
   let env: Record<string, string>;
-  const dataDir = mkdtempSync(join(tmpdir(), 'halftone-workers-'));
+  const dirs: string[] = [];
+  const newDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'halftone-workers-'));
+    dirs.push(d);
+    return d;
+  };
 
   before(async () => {
     s3 = await startLocalS3('halftone-workers');
     redis = await startLocalRedis();
     env = {
-      HALFTONE_DATA_DIR: dataDir,
       HALFTONE_ACCESS_KEY_ID: TEST_AK,
       HALFTONE_ACCESS_KEY_SECRET: TEST_SK,
       HALFTONE_LOG_LEVEL: 'warn',
@@ -98,7 +101,7 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
       HALFTONE_JOB_CONCURRENCY: '1',
       HALFTONE_TASK_TIMEOUT_MS: '300000',
     };
-    nodeA = await startServer({ dataDir, env: { ...env, HALFTONE_RUN_JOBS: 'false' } });
+    nodeA = await startServer({ dataDir: newDir(), env: { ...env, HALFTONE_RUN_JOBS: 'false' } });
   });
 
   after(async () => {
@@ -106,7 +109,7 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
     await Promise.all(workers.map((w) => w.exited));
     await nodeB?.stop({ keepDataDir: true });
     await nodeA?.stop({ keepDataDir: true });
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
     await redis?.stop();
     await s3?.stop();
   });
@@ -126,7 +129,7 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
   test('with the embedded queue a worker refuses to start, with the reason', async () => {
     ensureBuilt();
     const child = spawn(process.execPath, [join(root, 'bin/halftone.js'), 'worker'], {
-      cwd: root, env: { PATH: process.env['PATH'] ?? '', HALFTONE_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: root, env: { PATH: process.env['PATH'] ?? '', HALFTONE_DATA_DIR: newDir() }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -144,7 +147,7 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
     assert.equal(a.status, 200);
     assert.equal(a.body.data?.state, 0, `no process runs jobs yet: ${JSON.stringify(a.body)}`);
     // The worker started next picks it up (checked with the others below).
-    workers.push(await startWorker(env), await startWorker(env));
+    workers.push(await startWorker({ ...env, HALFTONE_DATA_DIR: newDir() }), await startWorker({ ...env, HALFTONE_DATA_DIR: newDir() }));
     const done = await settle(nodeA.url, created.body.data!.task_id, 60000);
     assert.equal(done.data?.state, 1, JSON.stringify(done));
   });
@@ -170,7 +173,7 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
     workers[0]!.child.kill('SIGKILL');
     await workers[0]!.exited;
 
-    nodeB = await startServer({ dataDir, env: { ...env, HALFTONE_RUN_JOBS: 'false' } });
+    nodeB = await startServer({ dataDir: newDir(), env: { ...env, HALFTONE_RUN_JOBS: 'false' } });
     const urls: string[] = [];
     for (const id of ids) {
       const done = await settle(nodeB.url, id, 240000);
@@ -189,10 +192,12 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
     // interrupted after publishing and before acknowledging; the sweep removes it at expiry).
     const resultIds = new Set(urls.map((u) => new URL(u).pathname.split('/')[2]));
     assert.equal(resultIds.size, 10);
-    const dirs = readdirSync(join(dataDir, 'results')).filter((n) => !n.startsWith('.'));
-    for (const id of resultIds) assert.ok(dirs.includes(id!), `${id} not in ${dirs.join(',')}`);
+    const c = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+    const keys = ((await c.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'results/' }))).Contents ?? []).map((o) => (o.Key ?? '').slice('results/'.length));
+    c.destroy();
+    for (const id of resultIds) assert.ok(keys.includes(id!), `${id} not in ${keys.join(',')}`);
     // 10 + the task of the previous test + at most one orphan of the killed run.
-    assert.ok(dirs.length <= 12, dirs.join(','));
+    assert.ok(keys.length <= 12, keys.join(','));
     assert.equal(workers[1]!.child.exitCode, null, 'the surviving worker still runs');
   });
 
