@@ -370,6 +370,12 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     console.error('halftone: worker needs HALFTONE_QUEUE=bullmq (and REDIS_URL): the embedded queue is a SQLite file run by one process, the server itself; a second process on the same data dir would run its jobs twice.');
     return 2;
   }
+  if (loaded.config.storage !== 's3') {
+    // A worker on an fs data dir would not share task files with the nodes, and its start-up
+    // blob collection could remove a blob another process on the same dir is writing.
+    console.error('halftone: worker needs HALFTONE_STORAGE=s3 (and HALFTONE_S3_*): task inputs, results and objects must be in storage every node shares.');
+    return 2;
+  }
   const composed = await compose(loaded.config, log);
   log(`halftone: worker running background jobs from ${loaded.config.queue} (prefix ${loaded.config.redisPrefix})`);
   return new Promise<number>((done) => {

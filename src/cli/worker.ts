@@ -1,7 +1,8 @@
 /**
  * `halftone worker`: runs background jobs only (compression tasks, video animations and their
  * notifications), no HTTP listener. The composition is main.ts's, so a worker registers exactly
- * the handlers a serving node does. Needs the shared queue (HALFTONE_QUEUE=bullmq, REDIS_URL).
+ * the handlers a serving node does. Needs the shared queue (HALFTONE_QUEUE=bullmq, REDIS_URL) and
+ * shared storage (HALFTONE_STORAGE=s3).
  */
 import type { Command } from 'commander';
 
@@ -15,7 +16,7 @@ export function registerWorker(program: Command): void {
     .addHelpText('after', [
       '',
       'Needs HALFTONE_QUEUE=bullmq and REDIS_URL (the embedded queue is run by the server process itself),',
-      'and the same HALFTONE_STORAGE/HALFTONE_S3_* settings as the serving nodes. Serving nodes with',
+      'and HALFTONE_STORAGE=s3 with the same HALFTONE_S3_* settings as the serving nodes. Serving nodes with',
       'HALFTONE_RUN_JOBS=false leave every job to the workers. SIGTERM or SIGINT: running jobs finish,',
       'then the process exits (after at most HALFTONE_SHUTDOWN_GRACE_MS). See docs/deploy.md.',
       '',

@@ -138,6 +138,17 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
     assert.match(err, /worker needs HALFTONE_QUEUE=bullmq/);
   });
 
+  test('with fs storage a worker refuses to start, with the reason', async () => {
+    const child = spawn(process.execPath, [join(root, 'bin/halftone.js'), 'worker'], {
+      cwd: root, env: { PATH: process.env['PATH'] ?? '', ...env, HALFTONE_STORAGE: 'fs', HALFTONE_DATA_DIR: newDir() }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    assert.equal(code, 2);
+    assert.match(err, /worker needs HALFTONE_STORAGE=s3/);
+  });
+
   test('a serving node with HALFTONE_RUN_JOBS=false runs no job: tasks wait for a worker', async () => {
     const img = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#36c' } }).png().toBuffer();
     const created = await submit(nodeA.url, { sync: '0', quality: '60', image_file: { data: img, name: 'wait.png' } });
