@@ -41,6 +41,10 @@ export function createVideoTools(config: Pick<Config, 'ffmpegPath' | 'ffprobePat
 }
 import { createFsResultFiles } from './adapters/results/fs.js';
 import { createFsTaskInputs } from './adapters/tasks/inputs-fs.js';
+import { createS3ResultFiles } from './adapters/results/s3.js';
+import { createS3TaskInputs } from './adapters/tasks/inputs-s3.js';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createHmac } from 'node:crypto';
 import { createMemoryRateLimiter } from './adapters/ratelimit/memory.js';
 import { createCompressTasks, MAX_URL_BYTES } from './app/compress-tasks.js';
 import type { AbstractRouteDeps } from './http/abstract/routes.js';
@@ -56,6 +60,16 @@ import type { RateLimiter } from './ports/rate-limiter.js';
 
 function isEmbeddedQueue(q: JobQueue): q is EmbeddedJobQueue {
   return typeof (q as Partial<EmbeddedJobQueue>).active === 'function';
+}
+
+/**
+ * The job handlers of this process: every use case registers its handlers through the queue this
+ * returns. The same composition serves `npm start` (serve) and `halftone worker`; a serving node
+ * with HALFTONE_RUN_JOBS=false submits jobs but registers no handler, so workers run them.
+ */
+export function composeJobs(config: Pick<Config, 'runJobs'>, queue: JobQueue): JobQueue {
+  if (config.runJobs !== 'false') return queue;
+  return { ...queue, register: () => undefined };
 }
 
 /** A composed, not yet listening, application. */
@@ -178,8 +192,9 @@ export async function compose(config: Config, log: (line: string) => void = cons
   const videoTools = createVideoTools(config);
   const videoTmp = join(dataDir, 'tmp', 'video');
   await rm(videoTmp, { recursive: true, force: true });
+  const jobs = composeJobs(config, queue);
   const video = createVideoAnimations({
-    objects, queue, tools: videoTools, webhook: createWebhookSender(), topics: notify.topics,
+    objects, queue: jobs, tools: videoTools, webhook: createWebhookSender(), topics: notify.topics,
     limits: { maxDurationMs: config.videoMaxDurationS * 1000, maxFrames: config.videoMaxFrames, maxSourceSide: 8192 },
     maxBytes: config.videoMaxBytes, timeoutMs: config.videoTimeoutS * 1000, tmpDir: videoTmp,
     notifyBackoffMs: config.notifyBackoffMs, log,
@@ -195,8 +210,20 @@ export async function compose(config: Config, log: (line: string) => void = cons
   };
   // Compression task API: signed result files, task inputs, per-key rate limit; tasks run on the
   // queue as kind 'imgcompress' and remove their files when they expire.
-  const results = await createFsResultFiles({ dataDir });
-  const taskInputs = await createFsTaskInputs({ dataDir });
+  // With HALFTONE_STORAGE=s3 they live in the shared bucket, so any node serves a result any
+  // worker published; the URL signing key is derived from the access key secret every node shares.
+  const taskS3 = s3 === undefined ? undefined : new S3Client({
+    region: config.s3Region, forcePathStyle: config.s3ForcePathStyle === 'true',
+    ...(config.s3Endpoint === '' ? {} : { endpoint: config.s3Endpoint }),
+    ...(config.s3AccessKeyId === undefined || config.s3SecretAccessKey === undefined ? {} : { credentials: { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } }),
+    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const results = taskS3 === undefined
+    ? await createFsResultFiles({ dataDir })
+    : await createS3ResultFiles({ client: taskS3, bucket: config.s3Bucket, prefix: config.s3Prefix, secret: createHmac('sha256', creds.accessKeySecret).update('halftone result URLs').digest() });
+  const taskInputs = taskS3 === undefined
+    ? await createFsTaskInputs({ dataDir })
+    : createS3TaskInputs({ client: taskS3, bucket: config.s3Bucket, prefix: config.s3Prefix });
   const tasks = createCompressTasks({
     queue, fetcher, results, inputs: taskInputs,
     config: {
@@ -205,7 +232,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       fetch: { maxBytes: MAX_URL_BYTES, timeoutMs: config.taskFetchTimeoutMs, maxRedirects: 5 },
     },
   });
-  queue.register(tasks.kind, (payload, ctx) => tasks.handle(payload, ctx));
+  jobs.register(tasks.kind, (payload, ctx) => tasks.handle(payload, ctx));
   expireHooks.set(tasks.kind, (job) => tasks.expire(job));
   await tasks.sweepOrphans();
   const taskRoutes = {
@@ -308,6 +335,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       await fetcher.close();
       await resultCache.close();
       s3?.destroy();
+      taskS3?.destroy();
       await Promise.all(redisLimiters.map((l) => l.close()));
       await meta.close();
     },
@@ -333,6 +361,43 @@ export async function main(env: Record<string, string | undefined> = process.env
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/**
+ * `halftone worker`: the same composition as the server, never listening; runs the background
+ * jobs of a shared (BullMQ) queue. SIGTERM/SIGINT let running jobs finish, then exit.
+ */
+export async function runWorker(env: Record<string, string | undefined> = process.env, log: (line: string) => void = console.log): Promise<number> {
+  const loaded = load({ ...env, HALFTONE_RUN_JOBS: 'true' });
+  if (!loaded.ok) {
+    console.error('halftone: invalid configuration:');
+    for (const e of loaded.errors) console.error(`  - ${e}`);
+    return 2;
+  }
+  if (loaded.config.queue !== 'bullmq') {
+    console.error('halftone: worker needs HALFTONE_QUEUE=bullmq (and REDIS_URL): the embedded queue is a SQLite file run by one process, the server itself; a second process on the same data dir would run its jobs twice.');
+    return 2;
+  }
+  if (loaded.config.storage !== 's3') {
+    // A worker on an fs data dir would not share task files with the nodes, and its start-up
+    // blob collection could remove a blob another process on the same dir is writing.
+    console.error('halftone: worker needs HALFTONE_STORAGE=s3 (and HALFTONE_S3_*): task inputs, results and objects must be in storage every node shares.');
+    return 2;
+  }
+  const composed = await compose(loaded.config, log);
+  log(`halftone: worker running background jobs from ${loaded.config.queue} (prefix ${loaded.config.redisPrefix})`);
+  return new Promise<number>((done) => {
+    const stop = () => {
+      setTimeout(() => done(1), loaded.config.shutdownGraceMs).unref();
+      // Running jobs finish first ('wait'); then everything else is closed.
+      composed.queue.close({ mode: 'wait' }).then(() => composed.close()).then(() => done(0), (err: unknown) => {
+        console.error('halftone: worker shutdown failed:', err);
+        done(1);
+      });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -15,6 +15,7 @@ import { readInput, writeOutput } from './io.js';
 import { registerBatchCommand } from './batch.js';
 import { registerAnimate } from './animate.js';
 import { doctorExitCode, registerDoctor } from './doctor.js';
+import { registerWorker, workerExitCode } from './worker.js';
 
 const noObjects = async (key: string): Promise<Buffer> => {
   throw new Error(`watermark object ${JSON.stringify(key)}: image watermarks read other objects; on the CLI pass --objects <dir>`);
@@ -133,6 +134,7 @@ export function buildCli(): Command {
   registerBatchCommand(program);
   registerAnimate(program);
   registerDoctor(program);
+  registerWorker(program);
 
   return program;
 }
@@ -142,7 +144,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildCli();
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return argv[0] === 'doctor' ? doctorExitCode : 0;
+    return argv[0] === 'doctor' ? doctorExitCode : argv[0] === 'worker' ? workerExitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version exit through here with code 0.

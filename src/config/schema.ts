@@ -93,6 +93,7 @@ export const CONFIG_SCHEMA = {
   s3ForcePathStyle: { env: 'HALFTONE_S3_FORCE_PATH_STYLE', kind: 'string', default: 'false', doc: '`true`: path-style requests (`endpoint/bucket/key`), needed by MinIO and most self-hosted servers; `false`: virtual-host style.' },
   queue: { env: 'HALFTONE_QUEUE', kind: 'string', default: 'embedded', doc: 'Background job queue: `embedded` (SQLite file in the data dir, one process) or `bullmq` (Redis at REDIS_URL, shared by every node and worker).' },
   redisUrl: { env: 'REDIS_URL', kind: 'string', default: '', doc: 'Redis for HALFTONE_QUEUE=bullmq: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS).' },
+  runJobs: { env: 'HALFTONE_RUN_JOBS', kind: 'string', default: 'true', doc: '`true`: this process runs background jobs (compression tasks, video animations) as well as serving; `false`: it only submits them, for serving nodes in scale-out mode whose jobs run in `halftone worker` processes (needs HALFTONE_QUEUE=bullmq).' },
   redisPrefix: { env: 'HALFTONE_REDIS_PREFIX', kind: 'string', default: 'halftone', doc: 'Key prefix of Halftone\'s keys in Redis; every process of one deployment uses the same prefix.' },
   meta: { env: 'HALFTONE_META', kind: 'string', default: 'sqlite', doc: 'Where metadata (buckets, object records, styles, uploads, access keys) lives: `sqlite` (meta.sqlite in the data dir, one serving node) or `postgres` (DATABASE_URL, shared by every node).' },
   databaseUrl: { env: 'DATABASE_URL', kind: 'string', default: '', doc: 'PostgreSQL for HALFTONE_META=postgres: `postgres://user:password@host:5432/db`; the schema is created on first start.' },
@@ -182,6 +183,8 @@ export function load(env: Record<string, string | undefined>): LoadResult {
   if (cfg.s3ForcePathStyle !== 'true' && cfg.s3ForcePathStyle !== 'false') errors.push(`HALFTONE_S3_FORCE_PATH_STYLE: expected true or false but received ${JSON.stringify(cfg.s3ForcePathStyle)}`);
   if (cfg.s3Endpoint !== '' && !/^https?:\/\/[^/?#]+\/?$/.test(cfg.s3Endpoint)) errors.push(`HALFTONE_S3_ENDPOINT: expected http(s)://host[:port] but received ${JSON.stringify(cfg.s3Endpoint)}`);
   if (cfg.queue !== 'embedded' && cfg.queue !== 'bullmq') errors.push(`HALFTONE_QUEUE: expected embedded or bullmq but received ${JSON.stringify(cfg.queue)}`);
+  if (cfg.runJobs !== 'true' && cfg.runJobs !== 'false') errors.push(`HALFTONE_RUN_JOBS: expected true or false but received ${JSON.stringify(cfg.runJobs)}`);
+  else if (cfg.runJobs === 'false' && cfg.queue !== 'bullmq') errors.push('HALFTONE_RUN_JOBS=false needs HALFTONE_QUEUE=bullmq: with the embedded queue no other process can run this node\'s jobs.');
   if (cfg.queue === 'bullmq' && !/^rediss?:\/\/./.test(cfg.redisUrl)) errors.push("REDIS_URL: expected redis://host:port or rediss://host:port (required when HALFTONE_QUEUE=bullmq; the value is not shown, it may hold a password).");
   if (!/^[A-Za-z0-9_-]+$/.test(cfg.redisPrefix)) errors.push(`HALFTONE_REDIS_PREFIX: expected letters, digits, - or _ but received ${JSON.stringify(cfg.redisPrefix)}`);
   if (cfg.meta !== 'sqlite' && cfg.meta !== 'postgres') errors.push(`HALFTONE_META: expected sqlite or postgres but received ${JSON.stringify(cfg.meta)}`);
