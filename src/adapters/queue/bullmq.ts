@@ -33,7 +33,7 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { AppError, isAppError } from '../../core/errors.js';
+import { AppError } from '../../core/errors.js';
 import type {
   CloseOptions,
   JobContext,
@@ -45,6 +45,7 @@ import type {
   Json,
   SubmitOptions,
 } from '../../ports/job-queue.js';
+import { classify, positiveInt } from './policy.js';
 
 export interface BullMQQueueOptions {
   /** `redis://[user:pass@]host:port[/db]` (REDIS_URL). */
@@ -125,25 +126,7 @@ for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
 return ids
 `;
 
-function positiveInt(name: string, value: number | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min) {
-    throw new AppError('INVALID_ARGUMENT', `Expected integer >= ${min} for ${name} but received ${value}`);
-  }
-  return value;
-}
 
-/** What a thrown value becomes in the job record, and whether it may be retried (as the embedded queue). */
-function classify(err: unknown): { error: JobError; retry: boolean } {
-  if (isAppError(err)) {
-    return {
-      error: { code: err.code, message: err.publicMessage, ...(err.details === undefined ? {} : { details: err.details }) },
-      retry: !(err.status >= 400 && err.status < 500) && err.code !== 'TIMEOUT',
-    };
-  }
-  // Unknown errors may carry internal detail (paths, URLs): the record shows a generic message.
-  return { error: { code: 'INTERNAL', message: 'The job failed unexpectedly' }, retry: true };
-}
 
 const INTERRUPTED: JobError = { code: 'INTERNAL', message: 'The job was interrupted and has no attempt left' };
 

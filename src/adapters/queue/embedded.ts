@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { AppError, isAppError } from '../../core/errors.js';
+import { AppError } from '../../core/errors.js';
 import type {
   CloseOptions,
   JobContext,
@@ -23,6 +23,7 @@ import type {
   Json,
   SubmitOptions,
 } from '../../ports/job-queue.js';
+import { classify, positiveInt } from './policy.js';
 
 export interface EmbeddedQueueOptions {
   /** SQLite file path (`:memory:` works for tests that need no restart). */
@@ -124,29 +125,7 @@ function toRecord(row: Row): JobRecord {
   };
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min) {
-    throw new AppError('INVALID_ARGUMENT', `Expected integer >= ${min} for ${name} but received ${value}`);
-  }
-  return value;
-}
 
-/** What a thrown value becomes in the job record, and whether it may be retried. */
-function classify(err: unknown): { error: JobError; retry: boolean } {
-  if (isAppError(err)) {
-    return {
-      error: {
-        code: err.code,
-        message: err.publicMessage,
-        ...(err.details === undefined ? {} : { details: err.details }),
-      },
-      retry: !(err.status >= 400 && err.status < 500) && err.code !== 'TIMEOUT',
-    };
-  }
-  // Unknown errors may carry internal detail (paths, URLs): the record shows a generic message.
-  return { error: { code: 'INTERNAL', message: 'The job failed unexpectedly' }, retry: true };
-}
 
 /** Creates the embedded queue; the database is opened (and created) here, jobs run after `start()`. */
 export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQueue {
