@@ -12,7 +12,7 @@ import { createAddressResolver, type AddressConfig } from './address.js';
 import { authenticate, type AuthResult, type SecretLookup } from './auth.js';
 import { decodeContentMd5, parseRange, readSmallBody, splitUrl } from './request.js';
 import { asArray, parseXml, toXml } from './xml.js';
-import { handleAsyncRequest, isAsyncRequest, type AsyncProcessDeps } from './async-process.js';
+import { handleAsyncRequest, isAsyncRequest, type AsyncProcessDeps, type AsyncRequestCtx } from './async-process.js';
 import type { Variants } from '../../app/variants.js';
 import type { Admission } from '../../app/admission.js';
 import { ossVariant } from '../../app/oss-variants.js';
@@ -39,14 +39,8 @@ export interface OssRouteDeps {
   readonly admission?: Admission;
 }
 
-interface Ctx {
-  readonly req: FastifyRequest;
-  readonly reply: FastifyReply;
-  readonly method: string;
-  readonly bucket: string;
-  readonly key: string;
-  readonly query: ReadonlyMap<string, string>;
-  readonly auth: AuthResult;
+/** The async-process handlers see the same request context, less the request id. */
+interface Ctx extends AsyncRequestCtx {
   readonly requestId: string;
 }
 
