@@ -16,42 +16,11 @@ import sharp from 'sharp';
 import { ensureBuilt, startServer, TEST_AK, TEST_SK, type RunningServer } from '../helpers/server.js';
 import { startLocalS3, type LocalS3 } from '../helpers/s3-server.js';
 import { redisSkip, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
+import { startWorker, type RunningWorker as Worker } from '../helpers/worker.js';
 import { KEY, query, submit } from '../tasks/client.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const skip = redisSkip();
-
-interface Worker {
-  readonly child: ChildProcess;
-  output(): string;
-  readonly exited: Promise<number | null>;
-}
-
-/** Starts `halftone worker` and resolves once it says it runs jobs. */
-async function startWorker(env: Record<string, string>): Promise<Worker> {
-  ensureBuilt();
-  const child = spawn(process.execPath, [join(root, 'bin/halftone.js'), 'worker'], {
-    cwd: root, env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${out}`)), 20000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('worker running background jobs')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}:\n${out}`));
-    });
-  });
-  return { child, output: () => out, exited };
-}
 
 /** Polls until the task is terminal; long enough for BullMQ's stalled-job recovery (about a minute). */
 async function settle(base: string, id: string, limitMs: number) {
