@@ -6,10 +6,6 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { createFsBlobStore } from './adapters/storage/fs.js';
-import { createSqliteMetaStore } from './adapters/meta/sqlite.js';
-import { createPostgresMetaStore } from './adapters/meta/postgres.js';
-import { createObjectService } from './app/oss-objects.js';
 import type { TransformDeps, TransformResult } from './app/transform-image.js';
 import { resolveCredentials } from './config/credentials.js';
 import { load, type Config } from './config/schema.js';
@@ -19,8 +15,9 @@ import { createCachingFetcher } from './adapters/source/cache.js';
 import { createFaceApiDetector } from './adapters/faces/face-api.js';
 import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-transform.js';
 import { createHostedImages } from './app/hosted-images.js';
-import { createEmbeddedQueue, type EmbeddedJobQueue } from './adapters/queue/embedded.js';
-import type { JobQueue, JobRecord } from './ports/job-queue.js';
+import type { EmbeddedJobQueue } from './adapters/queue/embedded.js';
+import type { JobQueue } from './ports/job-queue.js';
+import { composeJobUseCases, composeQueue, composeStores } from './compose-shared.js';
 import { createPromMetrics } from './adapters/metrics/prom.js';
 import { NOOP_METRICS } from './ports/metrics.js';
 import { registerPerfMetrics } from './app/perf-metrics.js';
@@ -29,32 +26,13 @@ import { binaryAvailable } from './adapters/tools/binary.js';
 import { checkReadiness, queueCheck, storageCheck, toolCheck } from './app/readiness.js';
 import { createPlaygroundShelf } from './app/playground.js';
 import { heicEncoderAvailable, HEIC_INSTALL_HINT } from './core/codecs/encode-heic.js';
-import { rm } from 'node:fs/promises';
-import { createFfmpegTools } from './adapters/video/ffmpeg.js';
-import { createWebhookSender } from './adapters/notify/webhook.js';
-import { createVideoAnimations, parseNotifyTopics } from './app/video-animation.js';
-import type { VideoTools } from './ports/video-tools.js';
-
-/** ffmpeg/ffprobe as configured (the CLI's `animate` uses it too). */
-export function createVideoTools(config: Pick<Config, 'ffmpegPath' | 'ffprobePath' | 'videoConcurrency' | 'videoTimeoutS'>): VideoTools {
-  return createFfmpegTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, concurrency: config.videoConcurrency, timeoutMs: config.videoTimeoutS * 1000 });
-}
-import { createFsResultFiles } from './adapters/results/fs.js';
-import { createFsTaskInputs } from './adapters/tasks/inputs-fs.js';
-import { createS3ResultFiles } from './adapters/results/s3.js';
-import { createS3TaskInputs } from './adapters/tasks/inputs-s3.js';
-import { S3Client } from '@aws-sdk/client-s3';
-import { createHmac } from 'node:crypto';
 import { createMemoryRateLimiter } from './adapters/ratelimit/memory.js';
-import { createCompressTasks, MAX_URL_BYTES } from './app/compress-tasks.js';
 import type { AbstractRouteDeps } from './http/abstract/routes.js';
 import { availableParallelism } from 'node:os';
 import { createResultCache } from './adapters/cache/tiered.js';
 import { createVariants, type VariantStats } from './app/variants.js';
 import { createAdmission, type AdmissionStats } from './app/admission.js';
 import { ossSourceTag } from './app/oss-variants.js';
-import { createS3BlobStore } from './adapters/storage/s3.js';
-import { createBullMQQueue } from './adapters/queue/bullmq.js';
 import { createRedisRateLimiter, type RedisRateLimiter } from './adapters/ratelimit/redis.js';
 import type { RateLimiter } from './ports/rate-limiter.js';
 
@@ -62,15 +40,8 @@ function isEmbeddedQueue(q: JobQueue): q is EmbeddedJobQueue {
   return typeof (q as Partial<EmbeddedJobQueue>).active === 'function';
 }
 
-/**
- * The job handlers of this process: every use case registers its handlers through the queue this
- * returns. The same composition serves `npm start` (serve) and `halftone worker`; a serving node
- * with HALFTONE_RUN_JOBS=false submits jobs but registers no handler, so workers run them.
- */
-export function composeJobs(config: Pick<Config, 'runJobs'>, queue: JobQueue): JobQueue {
-  if (config.runJobs !== 'false') return queue;
-  return { ...queue, register: () => undefined };
-}
+export { composeJobs, createVideoTools } from './compose-shared.js';
+export { runWorker } from './compose-worker.js';
 
 /** A composed, not yet listening, application. */
 export interface Composed {
@@ -103,20 +74,6 @@ export async function compose(config: Config, log: (line: string) => void = cons
   // Metrics (docs/observability.md): the Prometheus adapter when /metrics is on, else a no-op.
   const prom = config.metrics === 'true' ? createPromMetrics() : undefined;
   const metrics = prom ?? NOOP_METRICS;
-  // Scale-out mode: object bytes in an S3-compatible bucket shared by every node (docs/deploy.md).
-  const s3 = config.storage === 's3'
-    ? createS3BlobStore({
-        endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, prefix: config.s3Prefix,
-        ...(config.s3AccessKeyId === undefined || config.s3SecretAccessKey === undefined ? {} : { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey }),
-        forcePathStyle: config.s3ForcePathStyle === 'true',
-      })
-    : undefined;
-  const blobs = s3 ?? (await createFsBlobStore({ dir: dataDir }));
-  // Metadata: SQLite in the data dir, or PostgreSQL shared by every node in scale-out mode.
-  const meta = config.meta === 'postgres'
-    ? await createPostgresMetaStore({ connectionString: config.databaseUrl })
-    : createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
-  await meta.putAccessKey({ id: creds.accessKeyId, secret: creds.accessKeySecret });
   // Performance (docs/operations-perf.md): result cache with coalescing, admission control, libvips threads.
   const resultCache = await createResultCache({ memoryBytes: config.cacheMemoryBytes, diskBytes: config.cacheDiskBytes, dir: join(dataDir, 'cache') });
   const variants = createVariants(resultCache, (err) => console.error('halftone: result cache write failed:', err));
@@ -130,7 +87,9 @@ export async function compose(config: Config, log: (line: string) => void = cons
   const onObjectChanged = (bucket: string, key: string) => {
     variants.purge(ossSourceTag(bucket, key)).catch((err: unknown) => console.error('halftone: result cache purge failed:', err));
   };
-  const objects = createObjectService({ blobs, meta, maxObjectBytes: config.maxObjectBytes, maxProcessBytes: config.maxProcessBytes, onObjectChanged });
+  // Where state lives (data dir, or S3 + PostgreSQL shared by every node): src/compose-shared.ts.
+  const stores = await composeStores(config, dataDir, { id: creds.accessKeyId, secret: creds.accessKeySecret }, onObjectChanged);
+  const { s3, blobs, meta, objects, results } = stores;
   // Blobs written before a crash but never committed are unreachable: remove them before serving.
   // Not on a shared bucket: another node's metadata (or its write in flight) may refer to them.
   const collected = s3 ? 0 : await objects.collectGarbage();
@@ -161,15 +120,9 @@ export async function compose(config: Config, log: (line: string) => void = cons
     const mod = await import('./app/cloudflare-transform.js');
     return mod.transformCloudflare(req, cfDeps);
   };
-  // Background jobs (compression tasks, video animations): one durable queue per data dir and
-  // process. Use cases register their handler and, when their jobs own files, an expiry hook that
-  // removes those files before the job row is swept.
-  const expireHooks = new Map<string, (job: JobRecord) => void | Promise<void>>();
-  const onExpire = (job: JobRecord) => expireHooks.get(job.kind)?.(job);
-  // Scale-out mode: BullMQ on Redis, shared by every node and worker (docs/deploy.md).
-  const queue: JobQueue = config.queue === 'bullmq'
-    ? createBullMQQueue({ url: config.redisUrl, prefix: config.redisPrefix, concurrency: config.jobConcurrency, onExpire })
-    : createEmbeddedQueue({ file: join(dataDir, 'jobs.sqlite'), concurrency: config.jobConcurrency, onExpire });
+  // Background jobs (compression tasks, video animations): the embedded queue of this data dir, or
+  // BullMQ on Redis shared by every node and worker in scale-out mode (docs/deploy.md).
+  const { queue, expireHooks } = composeQueue(config, dataDir);
   // Unexpected errors go to the structured log with the request id the client saw.
   const onInternalError = (err: unknown, requestId: string) => app.log.error({ err, reqId: requestId }, 'internal error');
   queue.onSettled((job) => metrics.jobSettled(job.kind, job.state));
@@ -186,20 +139,8 @@ export async function compose(config: Config, log: (line: string) => void = cons
   });
   // Result cache and admission counters, read at scrape time (src/app/perf-metrics.ts).
   registerPerfMetrics(metrics, () => ({ variants: variants.stats(), admission: admission.stats() }));
-  // Video → animated GIF/WebP (x-oss-async-process) as durable tasks, notified through webhooks.
-  const notify = parseNotifyTopics(config.notifyTopics);
-  if (notify.errors.length > 0) throw new Error(notify.errors.join('\n'));
-  const videoTools = createVideoTools(config);
-  const videoTmp = join(dataDir, 'tmp', 'video');
-  await rm(videoTmp, { recursive: true, force: true });
-  const jobs = composeJobs(config, queue);
-  const video = createVideoAnimations({
-    objects, queue: jobs, tools: videoTools, webhook: createWebhookSender(), topics: notify.topics,
-    limits: { maxDurationMs: config.videoMaxDurationS * 1000, maxFrames: config.videoMaxFrames, maxSourceSide: 8192 },
-    maxBytes: config.videoMaxBytes, timeoutMs: config.videoTimeoutS * 1000, tmpDir: videoTmp,
-    notifyBackoffMs: config.notifyBackoffMs, log,
-  });
-  if (!videoTools.available()) log(`halftone: video/animation disabled (${videoTools.describe()})`);
+  // Job use cases (compression tasks, video animations; their handlers unless HALFTONE_RUN_JOBS=false).
+  const { tasks, video } = await composeJobUseCases(config, dataDir, { queue, expireHooks, stores, fetcher, log });
   // Per-key rate limits: in memory for one process; in Redis, shared by every node, in scale-out mode.
   const redisLimiters: RedisRateLimiter[] = [];
   const rateLimiter = (api: string, perSecond: number): RateLimiter => {
@@ -208,33 +149,6 @@ export async function compose(config: Config, log: (line: string) => void = cons
     redisLimiters.push(l);
     return l;
   };
-  // Compression task API: signed result files, task inputs, per-key rate limit; tasks run on the
-  // queue as kind 'imgcompress' and remove their files when they expire.
-  // With HALFTONE_STORAGE=s3 they live in the shared bucket, so any node serves a result any
-  // worker published; the URL signing key is derived from the access key secret every node shares.
-  const taskS3 = s3 === undefined ? undefined : new S3Client({
-    region: config.s3Region, forcePathStyle: config.s3ForcePathStyle === 'true',
-    ...(config.s3Endpoint === '' ? {} : { endpoint: config.s3Endpoint }),
-    ...(config.s3AccessKeyId === undefined || config.s3SecretAccessKey === undefined ? {} : { credentials: { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } }),
-    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  const results = taskS3 === undefined
-    ? await createFsResultFiles({ dataDir })
-    : await createS3ResultFiles({ client: taskS3, bucket: config.s3Bucket, prefix: config.s3Prefix, secret: createHmac('sha256', creds.accessKeySecret).update('halftone result URLs').digest() });
-  const taskInputs = taskS3 === undefined
-    ? await createFsTaskInputs({ dataDir })
-    : createS3TaskInputs({ client: taskS3, bucket: config.s3Bucket, prefix: config.s3Prefix });
-  const tasks = createCompressTasks({
-    queue, fetcher, results, inputs: taskInputs,
-    config: {
-      retentionMs: config.taskRetentionMs,
-      timeoutMs: config.taskTimeoutMs,
-      fetch: { maxBytes: MAX_URL_BYTES, timeoutMs: config.taskFetchTimeoutMs, maxRedirects: 5 },
-    },
-  });
-  jobs.register(tasks.kind, (payload, ctx) => tasks.handle(payload, ctx));
-  expireHooks.set(tasks.kind, (job) => tasks.expire(job));
-  await tasks.sweepOrphans();
   const taskRoutes = {
     tasks,
     limiter: rateLimiter('tasks', config.taskRateLimit),
@@ -331,13 +245,10 @@ export async function compose(config: Config, log: (line: string) => void = cons
     async close() {
       await app.close();
       await queue.close({ mode: 'abort' });
-      results.close();
       await fetcher.close();
       await resultCache.close();
-      s3?.destroy();
-      taskS3?.destroy();
       await Promise.all(redisLimiters.map((l) => l.close()));
-      await meta.close();
+      await stores.close();
     },
   };
 }
@@ -361,43 +272,6 @@ export async function main(env: Record<string, string | undefined> = process.env
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-}
-
-/**
- * `halftone worker`: the same composition as the server, never listening; runs the background
- * jobs of a shared (BullMQ) queue. SIGTERM/SIGINT let running jobs finish, then exit.
- */
-export async function runWorker(env: Record<string, string | undefined> = process.env, log: (line: string) => void = console.log): Promise<number> {
-  const loaded = load({ ...env, HALFTONE_RUN_JOBS: 'true' });
-  if (!loaded.ok) {
-    console.error('halftone: invalid configuration:');
-    for (const e of loaded.errors) console.error(`  - ${e}`);
-    return 2;
-  }
-  if (loaded.config.queue !== 'bullmq') {
-    console.error('halftone: worker needs HALFTONE_QUEUE=bullmq (and REDIS_URL): the embedded queue is a SQLite file run by one process, the server itself; a second process on the same data dir would run its jobs twice.');
-    return 2;
-  }
-  if (loaded.config.storage !== 's3') {
-    // A worker on an fs data dir would not share task files with the nodes, and its start-up
-    // blob collection could remove a blob another process on the same dir is writing.
-    console.error('halftone: worker needs HALFTONE_STORAGE=s3 (and HALFTONE_S3_*): task inputs, results and objects must be in storage every node shares.');
-    return 2;
-  }
-  const composed = await compose(loaded.config, log);
-  log(`halftone: worker running background jobs from ${loaded.config.queue} (prefix ${loaded.config.redisPrefix})`);
-  return new Promise<number>((done) => {
-    const stop = () => {
-      setTimeout(() => done(1), loaded.config.shutdownGraceMs).unref();
-      // Running jobs finish first ('wait'); then everything else is closed.
-      composed.queue.close({ mode: 'wait' }).then(() => composed.close()).then(() => done(0), (err: unknown) => {
-        console.error('halftone: worker shutdown failed:', err);
-        done(1);
-      });
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

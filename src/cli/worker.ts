@@ -24,7 +24,7 @@ export function registerWorker(program: Command): void {
       '  HALFTONE_QUEUE=bullmq REDIS_URL=redis://127.0.0.1:6379 HALFTONE_STORAGE=s3 HALFTONE_S3_BUCKET=img halftone worker',
     ].join('\n'))
     .action(async () => {
-      const { runWorker } = await import('../main.js');
+      const { runWorker } = await import('../compose-worker.js');
       workerExitCode = await runWorker(process.env);
     });
 }

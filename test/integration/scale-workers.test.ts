@@ -17,10 +17,11 @@ import { ensureBuilt, startServer, TEST_AK, TEST_SK, type RunningServer } from '
 import { startLocalS3, type LocalS3 } from '../helpers/s3-server.js';
 import { redisSkip, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
 import { startWorker, type RunningWorker as Worker } from '../helpers/worker.js';
+import { POSTGRES_MISSING, pgBin, startLocalPostgres, type LocalPostgres } from '../helpers/postgres-server.js';
 import { KEY, query, submit } from '../tasks/client.js';
 
 const root = new URL('../..', import.meta.url).pathname;
-const skip = redisSkip();
+const skip = redisSkip() || (pgBin() === undefined ? POSTGRES_MISSING : false);
 
 /** Polls until the task is terminal; long enough for BullMQ's stalled-job recovery (about a minute). */
 async function settle(base: string, id: string, limitMs: number) {
@@ -37,6 +38,7 @@ async function settle(base: string, id: string, limitMs: number) {
 describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
   let s3: LocalS3;
   let redis: LocalRedis;
+  let pgServer: LocalPostgres;
   let nodeA: RunningServer;
   let nodeB: RunningServer | undefined;
   const workers: Worker[] = [];
@@ -51,6 +53,7 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
   before(async () => {
     s3 = await startLocalS3('halftone-workers');
     redis = await startLocalRedis();
+    pgServer = await startLocalPostgres();
     env = {
       HALFTONE_ACCESS_KEY_ID: TEST_AK,
       HALFTONE_ACCESS_KEY_SECRET: TEST_SK,
@@ -65,6 +68,8 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
       HALFTONE_QUEUE: 'bullmq',
       REDIS_URL: redis.url,
       HALFTONE_REDIS_PREFIX: 'workertest',
+      HALFTONE_META: 'postgres',
+      DATABASE_URL: await pgServer.createDatabase('workers'),
       HALFTONE_API_KEYS: KEY,
       HALFTONE_TASK_RATE_LIMIT: '1000',
       HALFTONE_JOB_CONCURRENCY: '1',
@@ -80,6 +85,7 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
     await nodeA?.stop({ keepDataDir: true });
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
     await redis?.stop();
+    await pgServer?.stop();
     await s3?.stop();
   });
 
@@ -116,6 +122,17 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     assert.equal(code, 2);
     assert.match(err, /worker needs HALFTONE_STORAGE=s3/);
+  });
+
+  test('with SQLite metadata a worker refuses to start, with the reason', async () => {
+    const child = spawn(process.execPath, [join(root, 'bin/halftone.js'), 'worker'], {
+      cwd: root, env: { PATH: process.env['PATH'] ?? '', ...env, HALFTONE_META: 'sqlite', HALFTONE_DATA_DIR: newDir() }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    assert.equal(code, 2);
+    assert.match(err, /worker needs HALFTONE_META=postgres/);
   });
 
   test('a serving node with HALFTONE_RUN_JOBS=false runs no job: tasks wait for a worker', async () => {
