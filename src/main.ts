@@ -206,7 +206,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     } : {}),
     limits: { headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs, idleTimeoutMs: config.idleTimeoutMs },
     images: {
-      images: createHostedImages({ objects, fetcher, accountHash: config.cfAccountHash }),
+      images: createHostedImages({ objects, documents: meta, fetcher, accountHash: config.cfAccountHash }),
       transform: cfTransform,
       accountHash: config.cfAccountHash,
       accountId: config.cfAccountId,

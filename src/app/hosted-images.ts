@@ -4,15 +4,17 @@
  *
  * Storage: every image is an object `images/<id>` of one private bucket of the object store (the
  * OSS API cannot serve it anonymously); its record (filename, metadata, requireSignedURLs, creator,
- * upload time) lives in the object's user metadata. Variants, the account configuration and the
- * signing keys are one JSON object `account/state.json` in the same bucket, changed through a
- * promise chain so that writes of this process never interleave.
+ * upload time) lives in the object's user metadata. Variants, the account configuration, the
+ * signing keys and pending direct uploads are one JSON document of the MetaStore (shared by every
+ * node in scale-out mode), changed by compare-and-set with retry so that concurrent writers on
+ * several nodes never lose an update. Before, they were the object `account/state.json` of the
+ * same bucket; it is imported on first use and kept as a backup.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../core/errors.js';
 import { CF_FITS } from '../core/ir.js';
 import type { SourceFetcher } from '../ports/source-fetcher.js';
-import type { ObjectRecord } from '../ports/meta-store.js';
+import type { MetaStore, ObjectRecord } from '../ports/meta-store.js';
 import type { ObjectService } from './oss-objects.js';
 
 export interface VariantOptions {
@@ -70,6 +72,8 @@ export interface HostedImage {
 
 export interface HostedImagesDeps {
   readonly objects: Pick<ObjectService, 'findBucket' | 'createBucket' | 'putObject' | 'findObject' | 'loadObject' | 'deleteObject' | 'listObjects'>;
+  /** Holds the account state (variants, configuration, signing keys, drafts), shared by every node. */
+  readonly documents: Pick<MetaStore, 'getDocument' | 'putDocumentIf'>;
   readonly fetcher?: SourceFetcher | undefined;
   /** Account hash of delivery URLs. */
   readonly accountHash: string;
@@ -86,6 +90,9 @@ export const MAX_METADATA_BYTES = 1024;
 export const MAX_CUSTOM_ID_BYTES = 1016;
 export const MAX_VARIANTS = 100;
 const DEFAULT_BROWSER_TTL = 172800;
+/** MetaStore document of the account state (variants, configuration, signing keys, drafts). */
+const STATE_DOC = 'cloudflare-images/account';
+const MAX_STATE_RETRIES = 100;
 
 const DEFAULT_STATE = (): AccountState => ({
   variants: { public: { id: 'public', options: { fit: 'scale-down', width: 1366, height: 768, metadata: 'none' }, neverRequireSignedURLs: false } },
@@ -139,7 +146,7 @@ export function createHostedImages(deps: HostedImagesDeps) {
   const bucket = deps.bucket ?? 'halftone-images';
   const now = deps.now ?? (() => Date.now());
   const deliveryBase = (deps.deliveryBase ?? '/cdn-cgi/imagedelivery').replace(/\/+$/, '');
-  const STATE_KEY = 'account/state.json';
+  const LEGACY_STATE_KEY = 'account/state.json';
   let chain: Promise<unknown> = Promise.resolve();
 
   async function ensureBucket(): Promise<void> {
@@ -152,22 +159,44 @@ export function createHostedImages(deps: HostedImagesDeps) {
     }
   }
 
-  async function readState(): Promise<AccountState> {
+  /**
+   * The account state before it moved to the MetaStore: the JSON object `account/state.json` of
+   * the images bucket. Imported once, when the MetaStore has no document yet; the object is then
+   * kept, unread and unchanged, as a backup (docs/cloudflare-images.md).
+   */
+  async function legacyState(): Promise<AccountState | undefined> {
     await ensureBucket();
-    if (await deps.objects.findObject(bucket, STATE_KEY) === undefined) return DEFAULT_STATE();
-    const { data } = await deps.objects.loadObject(bucket, STATE_KEY);
+    if (await deps.objects.findObject(bucket, LEGACY_STATE_KEY) === undefined) return undefined;
+    const { data } = await deps.objects.loadObject(bucket, LEGACY_STATE_KEY);
     return JSON.parse(data.toString('utf8')) as AccountState;
   }
 
-  /** Read-modify-write of the account state, serialised within the process. */
+  /** The stored state and its version; created (imported or default) when there is none yet. */
+  async function readState(): Promise<{ s: AccountState; version: number }> {
+    for (;;) {
+      const doc = await deps.documents.getDocument(STATE_DOC);
+      if (doc !== undefined) return { s: JSON.parse(doc.value) as AccountState, version: doc.version };
+      // First use: exactly one node's initial state (and so one default signing key) wins.
+      const initial = (await legacyState()) ?? DEFAULT_STATE();
+      if (await deps.documents.putDocumentIf(STATE_DOC, JSON.stringify(initial), 0)) return { s: initial, version: 1 };
+    }
+  }
+
+  /**
+   * Read-modify-write of the account state: a compare-and-set on the MetaStore document, retried
+   * when another node (or request) changed it in between, so no update is lost; serialised within
+   * the process to avoid needless retries. `fn` may run more than once and must only change `s`.
+   */
   function updateState<T>(fn: (s: AccountState) => T): Promise<T> {
     const run = async (): Promise<T> => {
-      const s = await readState();
-      const out = fn(s);
-      await deps.objects.putObject({
-        bucket, key: STATE_KEY, body: Buffer.from(JSON.stringify(s)), contentType: 'application/json', headers: {}, meta: {}, acl: 'default',
-      });
-      return out;
+      for (let attempt = 0; ; attempt++) {
+        const { s, version } = await readState();
+        const out = fn(s);
+        if (await deps.documents.putDocumentIf(STATE_DOC, JSON.stringify(s), version)) return out;
+        if (attempt >= MAX_STATE_RETRIES) throw new AppError('INTERNAL', 'The account state changed too often concurrently; try again');
+        // Another writer won: back off a little (jittered) and re-read.
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(attempt + 1, 10)));
+      }
     };
     const next = chain.then(run, run);
     chain = next.catch(() => undefined);
@@ -175,17 +204,9 @@ export function createHostedImages(deps: HostedImagesDeps) {
   }
 
   async function state(): Promise<AccountState> {
-    // Writes first: a read right after a write sees it.
+    // Writes of this process first: a read right after a write sees it.
     await chain.catch(() => undefined);
-    const s = await readState();
-    if (await deps.objects.findObject(bucket, STATE_KEY) === undefined) {
-      // Persist the generated default signing key so that it stays the same across requests.
-      return updateState((x) => {
-        Object.assign(x, s);
-        return x;
-      });
-    }
-    return s;
+    return (await readState()).s;
   }
 
   function keyOf(id: string): string {

@@ -86,6 +86,12 @@ export type PutPartResult =
  * method for both (putObjectIf, putStyle with its limit, putPart, completeUpload,
  * deleteBucketIfEmpty).
  */
+/** A named document of the MetaStore with its version (see {@link MetaStore.putDocumentIf}). */
+export interface VersionedDocument {
+  readonly value: string;
+  readonly version: number;
+}
+
 export interface MetaStore {
   // buckets
   /** Inserts the bucket; false (and no change) when the name is taken. */
@@ -164,6 +170,16 @@ export interface MetaStore {
   /** Inserts or replaces the key's secret. */
   putAccessKey(k: AccessKeyRecord): Promise<void>;
   getAccessKey(id: string): Promise<AccessKeyRecord | undefined>;
+
+  // documents: small named JSON states changed by compare-and-set (the hosted-images account)
+  /** The document's text and version (1 after the first write), or undefined. */
+  getDocument(name: string): Promise<VersionedDocument | undefined>;
+  /**
+   * Writes the document only if its version is still `expectedVersion` (0: it must not exist yet);
+   * the new version is `expectedVersion + 1`. Returns false (and changes nothing) otherwise, so
+   * that concurrent read-modify-writes of several nodes never lose an update (the loser re-reads).
+   */
+  putDocumentIf(name: string, value: string, expectedVersion: number): Promise<boolean>;
 
   /** True when some object or part row refers to the blob. */
   isBlobReferenced(blobId: string): Promise<boolean>;

@@ -56,7 +56,7 @@ before(async () => {
   const blobs = await createFsBlobStore({ dir });
   meta = createSqliteMetaStore({ file: join(dir, 'meta.sqlite') });
   const objects = createObjectService({ blobs, meta, maxObjectBytes: 64 << 20, maxProcessBytes: 64 << 20 });
-  const images = createHostedImages({ objects, accountHash: HASH });
+  const images = createHostedImages({ objects, documents: meta, accountHash: HASH });
   const cf = { objects, config: DEFAULT_CF_CONFIG };
   app = buildServer({
     oss: ossRoutesForTests(objects),

@@ -179,6 +179,43 @@ describe('multi-node scale-out: 2 nodes, 2 workers, S3 + Redis + PostgreSQL', { 
     assert.deepEqual([m4.format, m4.width, m4.height], ['png', 75, 50]);
   });
 
+  test('hosted images: concurrent uploads and variant creation through A and B lose nothing', async () => {
+    const api = (b: string, path: string) => `${b}/client/v4/accounts/halftone/images${path}`;
+    const auth = { authorization: `Bearer ${KEY}` };
+    const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#c33' } }).jpeg().toBuffer();
+    const uploadTo = async (b: string, id: string) => {
+      const form = new FormData();
+      form.append('file', new Blob([photo]), `${id}.jpg`);
+      form.append('id', id);
+      const res = await fetch(api(b, '/v1'), { method: 'POST', headers: auth, body: form });
+      assert.equal(res.status, 200, await res.clone().text());
+    };
+    const variantOn = async (b: string, id: string, width: number) => {
+      const res = await fetch(api(b, '/v1/variants'), {
+        method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ id, options: { fit: 'scale-down', width, height: 1000 }, neverRequireSignedURLs: true }),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+    };
+    await Promise.all([
+      ...Array.from({ length: 20 }, (_, i) => uploadTo(base(i), `pic/${i}`)),
+      ...Array.from({ length: 10 }, (_, i) => variantOn(base(i), `w${i}`, 40 + i)),
+    ]);
+    for (const b of [A(), B()]) {
+      const variants = (await (await fetch(api(b, '/v1/variants'), { headers: auth })).json()) as { result: { variants: Record<string, unknown> } };
+      assert.deepEqual(Object.keys(variants.result.variants).sort(), ['public', ...Array.from({ length: 10 }, (_, i) => `w${i}`)].sort());
+      const listed = (await (await fetch(api(b, '/v2?per_page=100'), { headers: auth })).json()) as { result: { images: { id: string }[] } };
+      assert.deepEqual(listed.result.images.map((x) => x.id).sort(), Array.from({ length: 20 }, (_, i) => `pic/${i}`).sort());
+    }
+    // Delivered through the other node with a variant it did not create.
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${base(i + 1)}/cdn-cgi/imagedelivery/halftone/pic/${i}/w${i}`);
+      assert.equal(res.status, 200);
+      const m = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+      assert.equal(m.width, 40 + i);
+    }
+  });
+
   test('50 tasks and 5 video jobs across both nodes complete exactly once although a worker is SIGKILLed mid-job', async () => {
     await ossA.put('video/clip.mp4', clip);
     objects.set('shared/video/clip.mp4', md5(clip));
@@ -309,6 +346,12 @@ describe('multi-node scale-out: 2 nodes, 2 workers, S3 + Redis + PostgreSQL', { 
       assert.equal(res.status, 200);
       assert.equal(md5(Buffer.from(await res.arrayBuffer())), t.md5);
     }
+    // Hosted images: the account state (MetaStore) and the images survive.
+    const auth = { authorization: `Bearer ${KEY}` };
+    const variants = (await (await fetch(`${B()}/client/v4/accounts/halftone/images/v1/variants`, { headers: auth })).json()) as { result: { variants: Record<string, unknown> } };
+    assert.equal(Object.keys(variants.result.variants).length, 11);
+    const pic = await fetch(`${A()}/cdn-cgi/imagedelivery/halftone/pic/7/w7`);
+    assert.equal((await sharp(Buffer.from(await pic.arrayBuffer())).metadata()).width, 47);
     // Video jobs: still Succeeded, outputs unchanged.
     for (const [i, v] of videos.entries()) {
       const st = await videoStatus(base(i), v.taskId);

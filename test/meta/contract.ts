@@ -244,6 +244,32 @@ export function metaStoreContract(name: string, make: MakeStore): void {
       assert.deepEqual(await s.getAccessKey('ak'), { id: 'ak', secret: 's2' });
     }));
 
+    it('documents: versions start at 1; putDocumentIf is a compare-and-set', () => withStore(async (s) => {
+      assert.equal(await s.getDocument('d'), undefined);
+      assert.equal(await s.putDocumentIf('d', 'v1', 1), false, 'no such version yet');
+      assert.equal(await s.putDocumentIf('d', 'v1', 0), true);
+      assert.equal(await s.putDocumentIf('d', 'other', 0), false, 'already exists');
+      assert.deepEqual(await s.getDocument('d'), { value: 'v1', version: 1 });
+      assert.equal(await s.putDocumentIf('d', 'v2', 1), true);
+      assert.equal(await s.putDocumentIf('d', 'lost', 1), false, 'stale version');
+      assert.deepEqual(await s.getDocument('d'), { value: 'v2', version: 2 });
+      assert.equal(await s.getDocument('e'), undefined, 'documents are independent');
+    }));
+
+    it('documents: concurrent read-modify-writes with retry lose nothing', () => withStore(async (s) => {
+      const add = async (item: number) => {
+        for (;;) {
+          const cur = await s.getDocument('list');
+          const items = cur === undefined ? [] : JSON.parse(cur.value) as number[];
+          if (await s.putDocumentIf('list', JSON.stringify([...items, item]), cur?.version ?? 0)) return;
+        }
+      };
+      await Promise.all(Array.from({ length: 20 }, (_, i) => add(i)));
+      const doc = await s.getDocument('list');
+      assert.deepEqual((JSON.parse(doc!.value) as number[]).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+      assert.equal(doc!.version, 20);
+    }));
+
     it('isBlobReferenced: objects and parts, not after removal', () => withStore(async (s) => {
       await s.createBucket(bucket('b1'));
       await s.putObject(object('b1', 'k', 'ob'));
@@ -271,6 +297,10 @@ export function metaStoreContract(name: string, make: MakeStore): void {
         assert.equal((await other.getStyle('b1', 'st'))?.content, 'image/resize,w_1');
         assert.equal((await other.getUpload('u1'))?.key, 'k');
         assert.equal((await other.getAccessKey('ak'))?.secret, 'sk');
+        assert.equal(await s.putDocumentIf('doc', 'mine', 0), true);
+        assert.equal(await other.putDocumentIf('doc', 'theirs', 0), false, 'one node creates the document');
+        assert.equal(await other.putDocumentIf('doc', 'theirs', 1), true);
+        assert.deepEqual(await s.getDocument('doc'), { value: 'theirs', version: 2 });
         assert.equal(await other.putObjectIf(object('b1', 'k', 'blob2'), 'blob1'), true);
         assert.equal(await s.putObjectIf(object('b1', 'k', 'blob3'), 'blob1'), false, 'the other node won');
         assert.equal((await s.getObject('b1', 'k'))?.blobId, 'blob2');

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS parts (
 );
 CREATE INDEX IF NOT EXISTS parts_blob ON parts (blob_id);
 CREATE TABLE IF NOT EXISTS access_keys (id TEXT PRIMARY KEY, secret TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, value TEXT NOT NULL, version BIGINT NOT NULL);
 `;
 /** Advisory lock id for schema creation (any constant unique to Halftone). */
 const SCHEMA_LOCK = 0x4861_6c66;
@@ -213,6 +214,14 @@ export async function createPostgresMetaStore(opts: { readonly connectionString:
       const r = await one('SELECT id, secret FROM access_keys WHERE id = $1', [id]);
       return r === undefined ? undefined : { id: str(r.id), secret: str(r.secret) };
     },
+    getDocument: async (name) => {
+      const r = await one('SELECT value, version FROM documents WHERE name = $1', [name]);
+      return r === undefined ? undefined : { value: str(r.value), version: num(r.version) };
+    },
+    // One statement each: a concurrent UPDATE waits for the row lock, then re-checks the version.
+    putDocumentIf: async (name, value, expected) => (expected === 0
+      ? await pool.query('INSERT INTO documents (name, value, version) VALUES ($1, $2, 1) ON CONFLICT (name) DO NOTHING', [name, value])
+      : await pool.query('UPDATE documents SET value = $2, version = version + 1 WHERE name = $1 AND version = $3', [name, value, expected])).rowCount === 1,
     isBlobReferenced: async (blobId) =>
       (await one('SELECT EXISTS (SELECT 1 FROM objects WHERE blob_id = $1) OR EXISTS (SELECT 1 FROM parts WHERE blob_id = $1) AS r', [blobId]))?.r === true,
     close: () => pool.end(),

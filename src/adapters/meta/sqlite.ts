@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS parts (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS parts_blob ON parts (blob_id);
 CREATE TABLE IF NOT EXISTS access_keys (id TEXT PRIMARY KEY, secret TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL);
 `;
 
 interface ObjectRow {
@@ -120,6 +121,9 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
     delParts: db.prepare('DELETE FROM parts WHERE upload_id = ?'),
     putKey: db.prepare('INSERT INTO access_keys (id, secret) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET secret = excluded.secret'),
     getKey: db.prepare<[string], { id: string; secret: string }>('SELECT * FROM access_keys WHERE id = ?'),
+    getDoc: db.prepare<[string], { value: string; version: number }>('SELECT value, version FROM documents WHERE name = ?'),
+    insDoc: db.prepare('INSERT INTO documents (name, value, version) VALUES (?, ?, 1) ON CONFLICT (name) DO NOTHING'),
+    updDoc: db.prepare('UPDATE documents SET value = ?, version = version + 1 WHERE name = ? AND version = ?'),
     blobInObjects: db.prepare<[string], { n: number }>('SELECT 1 AS n FROM objects WHERE blob_id = ? LIMIT 1'),
     blobInParts: db.prepare<[string], { n: number }>('SELECT 1 AS n FROM parts WHERE blob_id = ? LIMIT 1'),
   };
@@ -225,6 +229,11 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
       const r = q.getKey.get(id);
       return r === undefined ? undefined : { id: r.id, secret: r.secret };
     }),
+    getDocument: (name) => run(() => {
+      const r = q.getDoc.get(name);
+      return r === undefined ? undefined : { value: r.value, version: Number(r.version) };
+    }),
+    putDocumentIf: (name, value, expected) => run(() => (expected === 0 ? q.insDoc.run(name, value) : q.updDoc.run(value, name, expected)).changes === 1),
     isBlobReferenced: (blobId) => run(() => q.blobInObjects.get(blobId) !== undefined || q.blobInParts.get(blobId) !== undefined),
     close: () => run(() => void db.close()),
   };
