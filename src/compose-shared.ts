@@ -32,10 +32,19 @@ import type { ResultReader } from './ports/result-reader.js';
 import type { SourceFetcher } from './ports/source-fetcher.js';
 import type { TaskInputs } from './ports/task-inputs.js';
 import type { VideoTools } from './ports/video-tools.js';
+import { sweepOrphanBlobs } from './app/blob-gc.js';
 
 /** ffmpeg/ffprobe as configured (the CLI's `animate` uses it too). */
 export function createVideoTools(config: Pick<Config, 'ffmpegPath' | 'ffprobePath' | 'videoConcurrency' | 'videoTimeoutS'>): VideoTools {
   return createFfmpegTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, concurrency: config.videoConcurrency, timeoutMs: config.videoTimeoutS * 1000 });
+}
+
+function createS3BlobStoreOf(config: Config): S3BlobStore {
+  return createS3BlobStore({
+    endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, prefix: config.s3Prefix,
+    ...(config.s3AccessKeyId === undefined || config.s3SecretAccessKey === undefined ? {} : { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey }),
+    forcePathStyle: config.s3ForcePathStyle === 'true',
+  });
 }
 
 /** Where state lives: object bytes and metadata, task inputs and result files. */
@@ -58,13 +67,7 @@ export interface Stores {
  */
 export async function composeStores(config: Config, dataDir: string, accessKey: { id: string; secret: string }, onObjectChanged?: (bucket: string, key: string) => void): Promise<Stores> {
   // Scale-out mode: object bytes in an S3-compatible bucket shared by every node (docs/deploy.md).
-  const s3 = config.storage === 's3'
-    ? createS3BlobStore({
-        endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, prefix: config.s3Prefix,
-        ...(config.s3AccessKeyId === undefined || config.s3SecretAccessKey === undefined ? {} : { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey }),
-        forcePathStyle: config.s3ForcePathStyle === 'true',
-      })
-    : undefined;
+  const s3 = config.storage === 's3' ? createS3BlobStoreOf(config) : undefined;
   const blobs = s3 ?? (await createFsBlobStore({ dir: dataDir }));
   // Metadata: SQLite in the data dir, or PostgreSQL shared by every node in scale-out mode.
   const meta = config.meta === 'postgres'
@@ -173,4 +176,40 @@ export async function composeJobUseCases(config: Config, dataDir: string, deps: 
   deps.expireHooks.set(tasks.kind, (job) => tasks.expire(job));
   await tasks.sweepOrphans();
   return { tasks, video, videoTools };
+}
+
+/**
+ * Sweeps orphaned blobs every HALFTONE_BLOB_GC_INTERVAL_MS (0: never), the first time one interval
+ * after start; a sweep still running when the next is due is not doubled. Returns the stop function.
+ */
+export function startBlobGc(config: Pick<Config, 'blobGcIntervalMs' | 'blobGcGraceMs'>, deps: { blobs: BlobStore; meta: MetaStore }, log: (line: string) => void): () => void {
+  if (config.blobGcIntervalMs === 0) return () => undefined;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    sweepOrphanBlobs(deps, { graceMs: config.blobGcGraceMs })
+      .then((r) => {
+        if (r.removed > 0) log(`halftone: blob sweep removed ${r.removed} orphaned blob(s) of ${r.scanned}`);
+      }, (err: unknown) => log(`halftone: blob sweep failed: ${String(err)}`))
+      .finally(() => (running = false));
+  }, config.blobGcIntervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Opens only the blob store and the MetaStore (for `halftone gc`). */
+export async function composeBlobsAndMeta(config: Config, dataDir: string): Promise<{ blobs: BlobStore; meta: MetaStore; close(): Promise<void> }> {
+  const s3 = config.storage === 's3' ? createS3BlobStoreOf(config) : undefined;
+  const blobs = s3 ?? (await createFsBlobStore({ dir: dataDir }));
+  const meta = config.meta === 'postgres'
+    ? await createPostgresMetaStore({ connectionString: config.databaseUrl })
+    : createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
+  return {
+    blobs, meta,
+    async close() {
+      s3?.destroy();
+      await meta.close();
+    },
+  };
 }

@@ -17,7 +17,7 @@ import type { CfRequest, CfResult, CfTransformDeps } from './app/cloudflare-tran
 import { createHostedImages } from './app/hosted-images.js';
 import type { EmbeddedJobQueue } from './adapters/queue/embedded.js';
 import type { JobQueue } from './ports/job-queue.js';
-import { composeJobUseCases, composeQueue, composeStores } from './compose-shared.js';
+import { composeJobUseCases, composeQueue, composeStores, startBlobGc } from './compose-shared.js';
 import { createPromMetrics } from './adapters/metrics/prom.js';
 import { NOOP_METRICS } from './ports/metrics.js';
 import { registerPerfMetrics } from './app/perf-metrics.js';
@@ -94,6 +94,8 @@ export async function compose(config: Config, log: (line: string) => void = cons
   // Not on a shared bucket: another node's metadata (or its write in flight) may refer to them.
   const collected = s3 ? 0 : await objects.collectGarbage();
   if (collected > 0) log(`halftone: removed ${collected} unreferenced blob(s) left by an interrupted write`);
+  // On a shared bucket: a periodic sweep of orphaned blobs older than the grace period (src/app/blob-gc.ts).
+  const stopBlobGc = s3 === undefined ? () => undefined : startBlobGc(config, { blobs, meta }, log);
   // Remote sources (Cloudflare absolute URLs): SSRF-safe fetcher behind an HTTP cache of originals.
   const fetcher = createCachingFetcher(
     withFetchFailureHook(createHttpFetcher({ version: '0.1.0', allowedOrigins: config.allowedOrigins, anyPublicOrigin: config.anyPublicOrigin === 'true' }), (reason) => metrics.fetchFailed(reason)),
@@ -243,6 +245,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     app, config, accessKeyId: creds.accessKeyId, queue,
     perfStats: () => ({ variants: variants.stats(), admission: admission.stats() }),
     async close() {
+      stopBlobGc();
       await app.close();
       await queue.close({ mode: 'abort' });
       await fetcher.close();

@@ -16,6 +16,7 @@ import { registerBatchCommand } from './batch.js';
 import { registerAnimate } from './animate.js';
 import { doctorExitCode, registerDoctor } from './doctor.js';
 import { registerWorker, workerExitCode } from './worker.js';
+import { gcExitCode, registerGc } from './gc.js';
 
 const noObjects = async (key: string): Promise<Buffer> => {
   throw new Error(`watermark object ${JSON.stringify(key)}: image watermarks read other objects; on the CLI pass --objects <dir>`);
@@ -135,6 +136,7 @@ export function buildCli(): Command {
   registerAnimate(program);
   registerDoctor(program);
   registerWorker(program);
+  registerGc(program);
 
   return program;
 }
@@ -144,7 +146,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildCli();
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return argv[0] === 'doctor' ? doctorExitCode : argv[0] === 'worker' ? workerExitCode : 0;
+    return argv[0] === 'doctor' ? doctorExitCode : argv[0] === 'worker' ? workerExitCode : argv[0] === 'gc' ? gcExitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version exit through here with code 0.

@@ -97,6 +97,8 @@ export const CONFIG_SCHEMA = {
   redisPrefix: { env: 'HALFTONE_REDIS_PREFIX', kind: 'string', default: 'halftone', doc: 'Key prefix of Halftone\'s keys in Redis; every process of one deployment uses the same prefix.' },
   meta: { env: 'HALFTONE_META', kind: 'string', default: 'sqlite', doc: 'Where metadata (buckets, object records, styles, uploads, access keys) lives: `sqlite` (meta.sqlite in the data dir, one serving node) or `postgres` (DATABASE_URL, shared by every node).' },
   databaseUrl: { env: 'DATABASE_URL', kind: 'string', default: '', doc: 'PostgreSQL for HALFTONE_META=postgres: `postgres://user:password@host:5432/db`; the schema is created on first start.' },
+  blobGcIntervalMs: { env: 'HALFTONE_BLOB_GC_INTERVAL_MS', kind: 'natural', default: '3600000', doc: 'With HALFTONE_STORAGE=s3, serving nodes remove orphaned blobs (written, but no metadata row refers to them, e.g. a node killed mid-upload) this often, in ms; `0` = never (run `halftone gc` instead). Safe on every node at once.' },
+  blobGcGraceMs: { env: 'HALFTONE_BLOB_GC_GRACE_MS', kind: 'count', default: '86400000', doc: 'Only blobs older than this (ms) are swept: keep it longer than the longest upload or multipart completion, or an in-flight write could lose its blob.' },
 } as const satisfies Record<string, Setting<Kind>>;
 
 type Schema = typeof CONFIG_SCHEMA;

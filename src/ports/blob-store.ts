@@ -14,6 +14,12 @@ export interface BlobWriteResult {
   readonly md5: Buffer;
 }
 
+/** A listed blob and when it was written. */
+export interface BlobEntry {
+  readonly id: string;
+  readonly lastModified: number;
+}
+
 export interface BlobWriteOptions {
   /** Abort (and discard the partial blob) when more than this many bytes arrive. */
   readonly maxBytes?: number;
@@ -35,4 +41,9 @@ export interface BlobStore {
   remove(id: string): Promise<void>;
   /** Ids of every complete blob (for garbage collection of blobs no metadata refers to). */
   list(): AsyncIterable<string>;
+  /**
+   * Every complete blob with the time it was written (ms since the epoch; the file's mtime, the
+   * S3 object's LastModified): the orphan sweep leaves blobs younger than its grace period alone.
+   */
+  entries(): AsyncIterable<BlobEntry>;
 }

@@ -75,6 +75,20 @@ export function blobStoreContract(name: string, makeStore: MakeStore): void {
       });
     });
 
+    it('entries: every blob with the time it was written', async () => {
+      await withStore(async (store) => {
+        // S3 LastModified has second precision.
+        const before = Math.floor(Date.now() / 1000) * 1000 - 1000;
+        const a = await store.write(Buffer.from('one'));
+        const b = await store.write(Buffer.from('two'));
+        const after = Date.now() + 1000;
+        const seen: { id: string; lastModified: number }[] = [];
+        for await (const e of store.entries()) seen.push(e);
+        assert.deepEqual(seen.map((e) => e.id).sort(), [a.id, b.id].sort());
+        for (const e of seen) assert.ok(e.lastModified >= before && e.lastModified <= after, `${e.lastModified} not in [${before}, ${after}]`);
+      });
+    });
+
     it('writes an empty blob', async () => {
       await withStore(async (store) => {
         const r = await store.write(Buffer.alloc(0), { expectedBytes: 0 });

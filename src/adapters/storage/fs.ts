@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AppError } from '../../core/errors.js';
@@ -63,7 +63,7 @@ export async function createFsBlobStore(opts: FsBlobStoreOptions): Promise<BlobS
     for await (const chunk of source as Readable) yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
   }
 
-  return {
+  const store: BlobStore = {
     async write(source, options: BlobWriteOptions = {}): Promise<BlobWriteResult> {
       const id = randomBytes(16).toString('hex');
       const tmp = join(tmpDir, `${id}.part`);
@@ -120,5 +120,14 @@ export async function createFsBlobStore(opts: FsBlobStoreOptions): Promise<BlobS
         for (const name of await readdir(join(blobsDir, sub))) if (ID_RE.test(name)) yield name;
       }
     },
+
+    async *entries() {
+      for await (const id of store.list()) {
+        // A blob removed since it was listed is skipped.
+        const st = await stat(pathOf(id)).catch(() => undefined);
+        if (st !== undefined) yield { id, lastModified: st.mtimeMs };
+      }
+    },
   };
+  return store;
 }

@@ -237,6 +237,10 @@ export function createS3BlobStore(opts: S3BlobStoreOptions): S3BlobStore {
     },
 
     async *list() {
+      for await (const e of this.entries()) yield e.id;
+    },
+
+    async *entries() {
       // Paged by StartAfter (the last key seen) rather than continuation tokens: same result on
       // S3 and on servers whose tokens are unreliable. (Not covered by the tests: s3rver cannot
       // answer a truncated listing on Node 20, its continuation tokens use DES, which OpenSSL 3
@@ -250,7 +254,7 @@ export function createS3BlobStore(opts: S3BlobStoreOptions): S3BlobStore {
         const contents = page.Contents ?? [];
         for (const obj of contents) {
           const name = obj.Key?.slice(base.length);
-          if (name !== undefined && ID_RE.test(name)) yield name;
+          if (name !== undefined && ID_RE.test(name)) yield { id: name, lastModified: obj.LastModified?.getTime() ?? 0 };
         }
         const last = contents.at(-1)?.Key;
         if (page.IsTruncated !== true || last === undefined) break;
