@@ -14,6 +14,7 @@ import type { TransformDeps, TransformResult } from './app/transform-image.js';
 import { resolveCredentials } from './config/credentials.js';
 import { load, type Config } from './config/schema.js';
 import { buildServer } from './http/server.js';
+import { createHotCache } from './http/hot-cache.js';
 import { createHttpFetcher } from './adapters/source/http.js';
 import { createCachingFetcher } from './adapters/source/cache.js';
 import { createFaceApiDetector } from './adapters/faces/face-api.js';
@@ -186,6 +187,13 @@ export async function compose(config: Config, log: (line: string) => void = cons
   });
   // Result cache and admission counters, read at scrape time (src/app/perf-metrics.ts).
   registerPerfMetrics(metrics, () => ({ variants: variants.stats(), admission: admission.stats() }));
+  // Hot response cache (src/http/hot-cache.ts): needs the store's change clock (SQLite only).
+  const hot = meta.changes === undefined ? undefined : createHotCache({ maxBytes: config.hotCacheBytes, clock: meta.changes });
+  if (hot !== undefined) {
+    metrics.counter('halftone_hot_cache_requests_total', 'Eligible requests seen by the hot response cache: hit (answered before routing), miss, stale (dropped: its bucket changed).', ['result'],
+      () => { const s = hot.stats(); return [[{ result: 'hit' }, s.hits], [{ result: 'miss' }, s.misses], [{ result: 'stale' }, s.stale]]; });
+    metrics.gauge('halftone_hot_cache_bytes', 'Bytes held by the hot response cache (bound: HALFTONE_HOT_CACHE_BYTES).', [], () => hot.stats().bytes);
+  }
   // Video → animated GIF/WebP (x-oss-async-process) as durable tasks, notified through webhooks.
   const notify = parseNotifyTopics(config.notifyTopics);
   if (notify.errors.length > 0) throw new Error(notify.errors.join('\n'));
@@ -290,6 +298,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
         onInternalError,
       },
     } : {}),
+    hot,
     limits: { headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs, idleTimeoutMs: config.idleTimeoutMs },
     images: {
       images: createHostedImages({ objects, fetcher, accountHash: config.cfAccountHash }),
@@ -302,6 +311,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     },
     cloudflare: {
       prefix: config.cfPrefix,
+      sourceBucket: config.cfSourceBucket,
       transform: cfTransform,
       onInternalError,
     },
