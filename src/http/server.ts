@@ -101,7 +101,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const hot = deps.hot;
   const cfPrefix = (deps.cloudflare?.prefix ?? '/cdn-cgi/image').replace(/\/+$/, '');
   // Hits bypass Fastify: they are counted and logged here (the app exists by the first request).
-  // eslint-disable-next-line prefer-const
   let app: FastifyInstance;
   const onHit = (hit: HotHit) => {
     if (deps.observability !== undefined) recordHotHit(app, deps.observability, hit);
