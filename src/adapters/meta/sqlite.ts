@@ -58,10 +58,14 @@ interface StyleRow { bucket: string; name: string; content: string; created_at: 
 interface UploadRow { id: string; bucket: string; key: string; initiated: number; template: string }
 interface PartRow { upload_id: string; part_number: number; blob_id: string; size: number; etag: string; last_modified: number }
 
+const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+/** A stored JSON map; the common empty one is not parsed. */
+const jsonMap = (text: string): Readonly<Record<string, string>> => (text === '{}' ? EMPTY : JSON.parse(text) as Record<string, string>);
+
 function toObject(r: ObjectRow): ObjectRecord {
   return {
     bucket: r.bucket, key: r.key, blobId: r.blob_id, size: r.size, etag: r.etag, contentType: r.content_type,
-    headers: JSON.parse(r.headers) as Record<string, string>, meta: JSON.parse(r.meta) as Record<string, string>,
+    headers: jsonMap(r.headers), meta: jsonMap(r.meta),
     acl: r.acl as ObjectAcl, type: r.type as ObjectRecord['type'], lastModified: r.last_modified,
   };
 }

@@ -62,7 +62,12 @@ const INVALID_HEADER_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 const headerSafe = (v: string): string => (INVALID_HEADER_CHAR.test(v) ? encodeURIComponent(v) : v);
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const httpDate = (ms: number) => new Date(ms).toUTCString();
+/** HTTP date of a timestamp; the last one is kept (the same object is usually asked again). */
+let lastDate = { ms: NaN, text: '' };
+const httpDate = (ms: number): string => {
+  if (ms !== lastDate.ms) lastDate = { ms, text: new Date(ms).toUTCString() };
+  return lastDate.text;
+};
 
 function h(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
