@@ -10,6 +10,7 @@ import type { TransformDeps, TransformResult } from './app/transform-image.js';
 import { resolveCredentials } from './config/credentials.js';
 import { load, type Config } from './config/schema.js';
 import { buildServer } from './http/server.js';
+import { createHotCache } from './http/hot-cache.js';
 import { createHttpFetcher } from './adapters/source/http.js';
 import { createCachingFetcher } from './adapters/source/cache.js';
 import { createFaceApiDetector } from './adapters/faces/face-api.js';
@@ -143,6 +144,13 @@ export async function compose(config: Config, log: (line: string) => void = cons
   registerPerfMetrics(metrics, () => ({ variants: variants.stats(), admission: admission.stats() }));
   // Job use cases (compression tasks, video animations; their handlers unless HALFTONE_RUN_JOBS=false).
   const { tasks, video } = await composeJobUseCases(config, dataDir, { queue, expireHooks, stores, fetcher, log });
+  // Hot response cache (src/http/hot-cache.ts): needs the store's change clock (SQLite only).
+  const hot = meta.changes === undefined ? undefined : createHotCache({ maxBytes: config.hotCacheBytes, clock: meta.changes });
+  if (hot !== undefined) {
+    metrics.counter('halftone_hot_cache_requests_total', 'Eligible requests seen by the hot response cache: hit (answered before routing), miss, stale (dropped: its bucket changed).', ['result'],
+      () => { const s = hot.stats(); return [[{ result: 'hit' }, s.hits], [{ result: 'miss' }, s.misses], [{ result: 'stale' }, s.stale]]; });
+    metrics.gauge('halftone_hot_cache_bytes', 'Bytes held by the hot response cache (bound: HALFTONE_HOT_CACHE_BYTES).', [], () => hot.stats().bytes);
+  }
   // Per-key rate limits: in memory for one process; in Redis, shared by every node, in scale-out mode.
   const redisLimiters: RedisRateLimiter[] = [];
   const rateLimiter = (api: string, perSecond: number): RateLimiter => {
@@ -206,6 +214,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
         onInternalError,
       },
     } : {}),
+    hot,
     limits: { headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs, idleTimeoutMs: config.idleTimeoutMs },
     images: {
       images: createHostedImages({ objects, documents: meta, fetcher, accountHash: config.cfAccountHash }),
@@ -218,6 +227,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     },
     cloudflare: {
       prefix: config.cfPrefix,
+      sourceBucket: config.cfSourceBucket,
       transform: cfTransform,
       onInternalError,
     },

@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- --peers [--quick] [--write]`: Halftone against a plain `node:http` + sharp
- * server and IPX, over HTTP on loopback, measured interleaved in the same run with autocannon.
+ * server and IPX, over HTTP on loopback, measured interleaved in the same run with wrk (duration-based
+ * workloads, when installed: `apt-get install wrk`) or autocannon (fixed-count workloads, or no wrk).
  *
  * Peers (each its own child process, so each has its own peak RSS):
  * - `halftone`: the built server (dist/main.js), default configuration (result cache on).
@@ -28,6 +29,7 @@ import { loadAverage, machineInfo } from '../lib/machine.js';
 import type { BenchContext } from '../lib/types.js';
 import { renderChart } from './chart.js';
 import { writePeersSection } from './sections.js';
+import { runWrk, wrkVersion } from './wrk.js';
 
 const AK = 'benchAccessKey';
 const SK = 'benchAccessSecret';
@@ -83,17 +85,23 @@ function startChild(cmd: string, args: string[], env: Record<string, string>, pa
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let started = false;
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${out}`)), 30000);
     const on = (d: Buffer) => {
+      // Once started, output is only drained (request logs would grow this string without end).
+      if (started) return;
       out += d.toString();
       const m = pattern.exec(out);
       if (m !== null) {
+        started = true;
         clearTimeout(timer);
         resolve({ child, port: Number(m[1]) });
       }
     };
     child.stdout!.on('data', on);
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => {
+      if (!started) out += d.toString();
+    });
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`));
@@ -150,11 +158,16 @@ function opPath(peer: string, file: string, w: number, f: Fmt): string {
   }
 }
 
-async function measure(peer: Peer, w: Workload, c: number, durationS: number): Promise<{ reqPerSec: number; p50: number; p99: number; requests: number; errors: number; peak: number }> {
+async function measure(peer: Peer, w: Workload, c: number, durationS: number, wrk: boolean): Promise<{ reqPerSec: number; p50: number; p99: number; requests: number; errors: number; peak: number }> {
   let n = 0;
   // One warm-up request (module loading, first-use allocation, cache fill for cached workloads).
   await (await request(peer.base + w.path(peer.id, n++))).body.dump();
   resetPeak(peer.child.pid!);
+  if (wrk && w.amount === undefined) {
+    // Duration-based workloads: wrk, cycling through the workload's paths (COPIES of them).
+    const r = await runWrk(peer.base, Array.from({ length: COPIES }, () => w.path(peer.id, n++)), c, durationS);
+    return { reqPerSec: r.ok / r.seconds, p50: r.p50, p99: r.p99, requests: r.ok, errors: r.errors, peak: peakMiB(peer.child.pid!) };
+  }
   const started = performance.now();
   const result = await autocannon({
     url: peer.base,
@@ -264,6 +277,8 @@ export async function runPeers(o: PeersOptions): Promise<void> {
       } satisfies Workload]),
     ].filter((w) => o.only === undefined || o.only.split(',').some((x) => w.id.includes(x.trim())));
 
+    const wrk = wrkVersion();
+    if (wrk === undefined) log('wrk not found (apt-get install wrk): autocannon drives every workload; it saturates near 2,000 req/s, so the cached figures are the load generator\'s');
     const loadBefore = loadAverage();
     const t0 = performance.now();
     const rows: Row[] = [];
@@ -275,7 +290,7 @@ export async function runPeers(o: PeersOptions): Promise<void> {
         const order = w.peers.map((_, i) => w.peers[(i + r) % w.peers.length]!);
         for (const id of order) {
           const peer = peers.find((p) => p.id === id)!;
-          const m = await measure(peer, w, c, durationS);
+          const m = await measure(peer, w, c, durationS, wrk !== undefined);
           const a = acc.get(id) ?? { req: 0, secs: 0, p50: [], p99: [], errors: 0, peak: 0 };
           a.req += m.requests;
           a.secs += m.requests / Math.max(m.reqPerSec, 1e-9);
@@ -301,7 +316,7 @@ export async function runPeers(o: PeersOptions): Promise<void> {
       for (const x of rows.filter((y) => y.workload === w.id)) x.ratio = x.reqPerSec / ref.reqPerSec;
     }
     const report = peersMarkdown(rows, workloads, {
-      quick: o.quick, c, durationS, rounds, loadBefore, loadAfter: loadAverage(), seconds: (performance.now() - t0) / 1000, ipxVersion, ipxSharp,
+      quick: o.quick, c, durationS, rounds, loadBefore, loadAfter: loadAverage(), seconds: (performance.now() - t0) / 1000, ipxVersion, ipxSharp, wrk,
     });
     process.stdout.write(`${report}\n`);
     if (o.write) {
@@ -319,6 +334,7 @@ export async function runPeers(o: PeersOptions): Promise<void> {
 
 function peersMarkdown(rows: Row[], workloads: Workload[], m: {
   quick: boolean; c: number; durationS: number; rounds: number; loadBefore: string; loadAfter: string; seconds: number; ipxVersion: string; ipxSharp: string;
+  wrk: string | undefined;
 }): string {
   const mi = machineInfo();
   const lines = [
@@ -330,10 +346,12 @@ function peersMarkdown(rows: Row[], workloads: Workload[], m: {
       : 'Full run.',
     '',
     `- Machine: ${mi.cpuModel}, ${mi.nproc} CPUs, ${mi.memoryGiB} GiB, ${mi.platform}; Node ${mi.node}; Halftone's sharp ${mi.sharp} (libvips ${mi.libvips}); IPX ${m.ipxVersion} (its own sharp ${m.ipxSharp}); load average before ${m.loadBefore}, after ${m.loadAfter}.`,
-    `- Load generator: autocannon in the benchmark process, ${m.c} connections, ${m.durationS} s per peer and round (AVIF: a fixed request count), ${m.rounds} interleaved round(s) with the peer order rotated each round; one warm-up request per peer before each measurement. All servers listen on 127.0.0.1.`,
+    m.wrk === undefined
+      ? `- Load generator: autocannon in the benchmark process (wrk was not installed, so the cached figures are autocannon's ceiling of roughly 2,000 req/s, not the servers'), ${m.c} connections, ${m.durationS} s per peer and round (AVIF and mixed: a fixed request count), ${m.rounds} interleaved round(s) with the peer order rotated each round; one warm-up request per peer before each measurement. All servers listen on 127.0.0.1.`
+      : `- Load generator: ${m.wrk} (one thread, ${m.c} connections, ${m.durationS} s per peer and round; cold workloads cycle their ${COPIES} URLs through a Lua script) for the duration-based workloads; autocannon in the benchmark process for the fixed-count ones (AVIF and mixed). ${m.rounds} interleaved round(s) with the peer order rotated each round; one warm-up request per peer before each measurement. All servers listen on 127.0.0.1.`,
     '- Peers: `halftone` = the built server (dist/main.js), default configuration (result cache on); `halftone (no cache)` = the same with HALFTONE_CACHE_MEMORY_BYTES=0 and HALFTONE_CACHE_DISK_BYTES=0; `plain sharp` = bench/peers/plain-server.mjs (node:http + sharp, sharp defaults, the same encoder settings); `ipx` = IPX through its node server on the same files (no result cache); `bare node:http` = answers the cached variant\'s bytes from memory.',
     `- Cold workloads cycle through ${COPIES} byte-identical copies of the source under different names, with Halftone's cache off: every request decodes and encodes (a new URL per request). Halftone is addressed with OSS URLs (\`?x-oss-process=image/resize,w_300/quality,Q_80/format,jpeg\`), IPX with \`/w_300,f_jpeg,q_80/<file>\`.`,
-    '- req/s = successful responses ÷ wall time summed over rounds; p50/p99 = median over rounds of autocannon\'s latency percentiles (ms); peak RSS = the child\'s VmHWM, reset before each measurement (/proc/<pid>/clear_refs); ratio = req/s ÷ the reference peer\'s req/s (plain sharp; bare node:http for the cached workload).',
+    '- req/s = successful responses ÷ wall time summed over rounds; p50/p99 = median over rounds of the load generator\'s latency percentiles (ms); peak RSS = the child\'s VmHWM, reset before each measurement (/proc/<pid>/clear_refs); ratio = req/s ÷ the reference peer\'s req/s (plain sharp; bare node:http for the cached workload).',
     '',
     '![Throughput relative to the reference peer](img/bench-peers.png)',
     '',

@@ -7,7 +7,7 @@
  *
  * Keys are built by the use cases from everything the bytes depend on; `variantKey` hashes them.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { CachedVariant, ResultCache, ResultCacheStats } from '../ports/result-cache.js';
 
 export interface VariantStats {
@@ -31,9 +31,13 @@ export interface Variants {
   stats(): VariantStats;
 }
 
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
+
 /** A stable key from the parts a variant depends on (JSON-serialisable). */
 export function variantKey(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
+  const text = JSON.stringify(parts);
+  // One-shot crypto.hash (Node ≥ 20.12) skips a Hash object per call; the same digest either way.
+  return oneShot !== undefined ? oneShot('sha256', text, 'base64url') : crypto.createHash('sha256').update(text).digest('base64url');
 }
 
 export function createVariants(cache: ResultCache | undefined, onError: (err: unknown) => void = () => undefined): Variants {

@@ -11,6 +11,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Dialect, Metrics } from '../ports/metrics.js';
 import type { ReadinessReport } from '../app/readiness.js';
+import type { HotHit } from './hot-cache.js';
 
 export interface ObservabilityDeps {
   readonly metrics: Metrics;
@@ -61,6 +62,29 @@ export function loggableUrl(url: string): string {
     return SECRET_QUERY.test(name) ? `${p.slice(0, i)}=[redacted]` : p;
   });
   return `${url.slice(0, q)}?${parts.join('&')}`;
+}
+
+const INFO_OR_MORE = new Set(['info', 'debug', 'trace']);
+/** Redacted URLs of recent hits (hits repeat URLs); cleared when it grows. */
+const hitUrls = new Map<string, string>();
+
+function loggableHitUrl(url: string): string {
+  let v = hitUrls.get(url);
+  if (v === undefined) {
+    if (hitUrls.size >= 1024) hitUrls.clear();
+    v = loggableUrl(url);
+    hitUrls.set(url, v);
+  }
+  return v;
+}
+
+/** Counts and logs a request the hot cache answered before routing (same series and log line). */
+export function recordHotHit(app: FastifyInstance, deps: ObservabilityDeps, hit: HotHit): void {
+  const seconds = (performance.now() - hit.started) / 1000;
+  deps.metrics.request({ dialect: hit.dialect, route: hit.route, method: hit.method, status: hit.status, seconds });
+  if (INFO_OR_MORE.has(app.log.level)) {
+    app.log.info({ reqId: hit.id, dialect: hit.dialect, method: hit.method, url: loggableHitUrl(hit.url), route: hit.route, status: hit.status, ms: Math.round(seconds * 10000) / 10, hot: true }, 'request');
+  }
 }
 
 export function registerObservability(app: FastifyInstance, deps: ObservabilityDeps): void {

@@ -4,13 +4,15 @@
  * Request bodies are never parsed by Fastify: the OSS routes stream object bodies straight to the
  * BlobStore and read small XML/process bodies themselves, so a 5 GB PUT never sits in memory.
  */
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { AppError } from '../core/errors.js';
 import { presentOssError, registerOssRoutes, type OssRouteDeps } from './oss/routes.js';
 import { registerCloudflareRoutes, type CfRouteDeps } from './cloudflare/routes.js';
 import { registerImagesRoutes, type ImagesRouteDeps } from './cloudflare/images.js';
 import { newRequestId } from './oss/request.js';
-import { registerObservability, type ObservabilityDeps } from './observability.js';
+import { dialectOf, recordHotHit, registerObservability, type ObservabilityDeps } from './observability.js';
+import { isOffered, type HotCache, type HotHit } from './hot-cache.js';
 import { registerApiDocs, type ApiDocsOptions } from './docs/openapi.js';
 import { registerPlayground, type PlaygroundDeps } from './playground/routes.js';
 import { registerTaskRoutes, type TaskRouteDeps } from './tasks/imgcompress.js';
@@ -39,6 +41,8 @@ export interface ServerDeps {
   readonly abstract?: AbstractRouteDeps;
   /** Connection and request time limits (slowloris defence); defaults in DEFAULT_HTTP_LIMITS. */
   readonly limits?: Partial<HttpLimits>;
+  /** Hot response cache answered before routing (hot-cache.ts); absent = off. */
+  readonly hot?: HotCache | undefined;
 }
 
 /** Time and size limits of the HTTP listener. */
@@ -68,13 +72,44 @@ function isStreamingUpload(method: string, url: string): boolean {
   return method === 'PUT' || (method === 'POST' && /[?&]append(?:[=&]|$)/.test(url));
 }
 
+/**
+ * The node:http server of a hot cache: hits are answered in the 'request' listener itself, other
+ * requests go to Fastify. Applies the options Fastify applies to a server it creates.
+ */
+function hotServerFactory(hot: HotCache, limits: HttpLimits, onHit: (hit: HotHit) => void): NonNullable<FastifyServerOptions['serverFactory']> {
+  return (handler) => {
+    const server = createServer(httpOptions(limits), (req: IncomingMessage, res: ServerResponse) => {
+      const hit = hot.serve(req, res, newRequestId);
+      if (hit === undefined) handler(req, res);
+      else onHit(hit);
+    });
+    server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+    server.requestTimeout = 0;
+    server.setTimeout(limits.idleTimeoutMs);
+    return server;
+  };
+}
+
+/** node:http server options from the limits. */
+function httpOptions(limits: HttpLimits) {
+  return { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: 1000 };
+}
+
 /** Builds the HTTP application. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const limits = { ...DEFAULT_HTTP_LIMITS, ...deps.limits };
-  const app = Fastify({
+  const hot = deps.hot;
+  const cfPrefix = (deps.cloudflare?.prefix ?? '/cdn-cgi/image').replace(/\/+$/, '');
+  // Hits bypass Fastify: they are counted and logged here (the app exists by the first request).
+  let app: FastifyInstance;
+  const onHit = (hit: HotHit) => {
+    if (deps.observability !== undefined) recordHotHit(app, deps.observability, hit);
+  };
+  app = Fastify({
+    ...(hot === undefined ? {} : { serverFactory: hotServerFactory(hot, limits, onHit) }),
     // Slowloris defence: slow heads are cut by headersTimeout (checked every second), idle
     // sockets by connectionTimeout, slow small bodies by the body deadline hook below.
-    http: { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: 1000 },
+    http: httpOptions(limits),
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     logger: deps.logger ?? false,
@@ -108,6 +143,17 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     }
     done();
   });
+  if (hot !== undefined) {
+    // Keeps responses the routes offered (anonymous processed variants); see hot-cache.ts.
+    app.addHook('onSend', (req, reply, payload, done) => {
+      if (isOffered(req.raw)) {
+        const body = Buffer.isBuffer(payload) ? payload : payload === undefined || payload === null ? (req.method === 'HEAD' ? Buffer.alloc(0) : undefined) : undefined;
+        const route = req.routeOptions.url ?? 'unmatched';
+        if (body !== undefined) hot.fill(req.raw, reply.statusCode, reply.getHeaders(), body, req.id, dialectOf(route, cfPrefix), route);
+      }
+      done(null, payload);
+    });
+  }
   app.removeAllContentTypeParsers();
   // Leave every body unread in request.raw; routes consume it as a stream.
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));

@@ -184,4 +184,21 @@ export interface MetaStore {
   /** True when some object or part row refers to the blob. */
   isBlobReferenced(blobId: string): Promise<boolean>;
   close(): Promise<void>;
+
+  /**
+   * Optional change clock, synchronous and cheap (only stores that see every write to their data,
+   * e.g. one SQLite file, offer it; a store shared by several nodes does not). `now()` is a
+   * counter that never decreases; `changedAt(bucket)` is the value of `now()` at the latest write
+   * that may change what a read of `bucket` answers (its row, ACL, objects, styles — or any change
+   * the store cannot attribute, such as a commit by another process), never above `now()`. A
+   * response computed from reads that began when `now()` was `t` is still current while
+   * `changedAt(bucket) <= t`.
+   */
+  readonly changes?: ChangeClock;
+}
+
+/** See {@link MetaStore.changes}. */
+export interface ChangeClock {
+  now(): number;
+  changedAt(bucket: string): number;
 }

@@ -38,11 +38,6 @@ export interface Metrics {
    * Same shape and rules as {@link gauge}; `name` should end in `_total`.
    */
   counter(name: string, help: string, labels: readonly string[], read: () => Iterable<readonly [Record<string, string>, number]> | number): void;
-  /** Pixel-pipeline admission: a transform waited `seconds` for a slot (0 when admitted at once), or was rejected. */
-  admission(outcome: 'admitted' | 'rejected', waitSeconds: number): void;
-  /** Result/source cache lookups and bytes written or evicted, per cache (`result`, `source`, …). */
-  cacheLookup(cache: string, hit: boolean): void;
-  cacheBytes(cache: string, event: 'stored' | 'evicted', bytes: number): void;
 }
 
 const noop = (): void => undefined;
@@ -54,7 +49,4 @@ export const NOOP_METRICS: Metrics = {
   jobSettled: noop,
   gauge: noop,
   counter: noop,
-  admission: noop,
-  cacheLookup: noop,
-  cacheBytes: noop,
 };

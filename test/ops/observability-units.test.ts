@@ -68,24 +68,14 @@ test('fetch-failure hook reports error codes, not caller aborts, and passes resu
   assert.deepEqual(reasons, ['FETCH_TIMEOUT']);
 });
 
-test('prom adapter: gauges read at scrape time; admission and cache counters', async () => {
+test('prom adapter: gauges and counters read at scrape time; no unused per-event series', async () => {
   const m = createPromMetrics({ defaultMetrics: false });
   let depth = 3;
   m.gauge('halftone_pipeline_queue_depth', 'waiting transforms', [], () => depth);
   m.gauge('halftone_pipeline_in_flight', 'running transforms', ['pool'], () => [[{ pool: 'pixels' }, 2] as const]);
-  m.admission('admitted', 0.02);
-  m.admission('rejected', 0);
-  m.cacheLookup('result', true);
-  m.cacheLookup('result', false);
-  m.cacheLookup('result', true);
-  m.cacheBytes('result', 'stored', 1000);
   let text = await m.render();
   assert.match(text, /^halftone_pipeline_queue_depth 3$/m);
   assert.match(text, /^halftone_pipeline_in_flight\{pool="pixels"\} 2$/m);
-  assert.match(text, /^halftone_pipeline_admissions_total\{outcome="rejected"\} 1$/m);
-  assert.match(text, /^halftone_pipeline_admission_wait_seconds_count 1$/m);
-  assert.match(text, /^halftone_cache_lookups_total\{cache="result",result="hit"\} 2$/m);
-  assert.match(text, /^halftone_cache_bytes_total\{cache="result",event="stored"\} 1000$/m);
   let hits = 5;
   m.counter('halftone_result_cache_lookups_total', 'lookups', ['result'], () => [[{ result: 'memory_hit' }, hits] as const]);
   m.counter('halftone_pipeline_waited_total', 'waited', [], () => 0);
@@ -98,4 +88,5 @@ test('prom adapter: gauges read at scrape time; admission and cache counters', a
   hits = 7; // read again at the next scrape, not added up
   assert.match(await m.render(), /^halftone_result_cache_lookups_total\{result="memory_hit"\} 7$/m);
   assert.throws(() => m.gauge('halftone_pipeline_queue_depth', 'again', [], () => 1), /already been registered/);
+  assert.doesNotMatch(text, /halftone_pipeline_admissions_total|halftone_pipeline_admission_wait_seconds|halftone_cache_lookups_total|halftone_cache_bytes_total/);
 });

@@ -8,6 +8,7 @@
 import Database from 'better-sqlite3';
 import type {
   AccessKeyRecord,
+  ChangeClock,
   BucketAcl,
   BucketRecord,
   DeleteBucketResult,
@@ -58,10 +59,14 @@ interface StyleRow { bucket: string; name: string; content: string; created_at: 
 interface UploadRow { id: string; bucket: string; key: string; initiated: number; template: string }
 interface PartRow { upload_id: string; part_number: number; blob_id: string; size: number; etag: string; last_modified: number }
 
+const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+/** A stored JSON map; the common empty one is not parsed. */
+const jsonMap = (text: string): Readonly<Record<string, string>> => (text === '{}' ? EMPTY : JSON.parse(text) as Record<string, string>);
+
 function toObject(r: ObjectRow): ObjectRecord {
   return {
     bucket: r.bucket, key: r.key, blobId: r.blob_id, size: r.size, etag: r.etag, contentType: r.content_type,
-    headers: JSON.parse(r.headers) as Record<string, string>, meta: JSON.parse(r.meta) as Record<string, string>,
+    headers: jsonMap(r.headers), meta: jsonMap(r.meta),
     acl: r.acl as ObjectAcl, type: r.type as ObjectRecord['type'], lastModified: r.last_modified,
   };
 }
@@ -180,6 +185,43 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
     return freed;
   });
 
+  // Change clock (MetaStore.changes): every write below bumps its bucket; a commit by another
+  // connection (a CLI process on the same file) moves PRAGMA data_version and counts as a change
+  // of every bucket.
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let seq = 0;
+  let floor = 0;
+  let seenVersion = dataVersion.get();
+  const bucketSeq = new Map<string, number>();
+  const external = (): void => {
+    const v = dataVersion.get();
+    if (v !== seenVersion) {
+      seenVersion = v;
+      floor = ++seq;
+    }
+  };
+  const touched = (bucket: string): void => {
+    bucketSeq.set(bucket, ++seq);
+  };
+  /** Runs a write `fn` touching `bucket` and bumps the bucket (also when the write throws mid-way). */
+  const write = <T>(bucket: string, fn: () => T): Promise<T> => {
+    try {
+      return run(fn);
+    } finally {
+      touched(bucket);
+    }
+  };
+  const changes: ChangeClock = {
+    now() {
+      external();
+      return seq;
+    },
+    changedAt(bucket) {
+      external();
+      return Math.max(bucketSeq.get(bucket) ?? 0, floor);
+    },
+  };
+
   /** Runs `fn` now (one statement or transaction) and settles with its result or error. */
   const run = <T>(fn: () => T): Promise<T> => {
     try {
@@ -190,30 +232,30 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
   };
 
   return {
-    createBucket: (b) => run(() => q.insBucket.run(b.name, b.acl, b.createdAt, b.storageClass).changes > 0),
+    createBucket: (b) => write(b.name, () => q.insBucket.run(b.name, b.acl, b.createdAt, b.storageClass).changes > 0),
     getBucket: (name) => run(() => {
       const r = q.getBucket.get(name);
       return r === undefined ? undefined : toBucket(r);
     }),
     listBuckets: () => run(() => q.listBuckets.all().map(toBucket)),
-    setBucketAcl: (name, acl) => run(() => q.setBucketAcl.run(acl, name).changes > 0),
-    deleteBucketIfEmpty: (name) => run(() => deleteBucketTx(name)),
+    setBucketAcl: (name, acl) => write(name, () => q.setBucketAcl.run(acl, name).changes > 0),
+    deleteBucketIfEmpty: (name) => write(name, () => deleteBucketTx(name)),
     getObject: (bucket, key) => run(() => {
       const r = q.getObject.get(bucket, key);
       return r === undefined ? undefined : toObject(r);
     }),
-    putObject: (o) => run(() => putObjectTx(o)),
-    putObjectIf: (o, expected) => run(() => putObjectIfTx(o, expected)),
-    deleteObject: (bucket, key) => run(() => deleteObjectTx(bucket, key)),
-    setObjectAcl: (bucket, key, acl) => run(() => q.setObjectAcl.run(acl, bucket, key).changes > 0),
+    putObject: (o) => write(o.bucket, () => putObjectTx(o)),
+    putObjectIf: (o, expected) => write(o.bucket, () => putObjectIfTx(o, expected)),
+    deleteObject: (bucket, key) => write(bucket, () => deleteObjectTx(bucket, key)),
+    setObjectAcl: (bucket, key, acl) => write(bucket, () => q.setObjectAcl.run(acl, bucket, key).changes > 0),
     listObjects: (lq: ListObjectsQuery) => run(() => q.listObjects.all({ bucket: lq.bucket, after: lq.after, prefix: lq.prefix, limit: lq.limit }).map(toObject)),
-    putStyle: (s, max) => run(() => putStyleTx(s, max)),
+    putStyle: (s, max) => write(s.bucket, () => putStyleTx(s, max)),
     getStyle: (bucket, name) => run(() => {
       const r = q.getStyle.get(bucket, name);
       return r === undefined ? undefined : toStyle(r);
     }),
     listStyles: (bucket) => run(() => q.listStyles.all(bucket).map(toStyle)),
-    deleteStyle: (bucket, name) => run(() => q.delStyle.run(bucket, name).changes > 0),
+    deleteStyle: (bucket, name) => write(bucket, () => q.delStyle.run(bucket, name).changes > 0),
     createUpload: (u) => run(() => void q.insUpload.run(u.id, u.bucket, u.key, u.initiated, JSON.stringify(u.template))),
     getUpload: (id) => run(() => {
       const r = q.getUpload.get(id);
@@ -223,7 +265,7 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
     putPart: (p) => run(() => putPartTx(p)),
     listParts: (id) => run(() => q.listParts.all(id).map(toPart)),
     deleteUpload: (id) => run(() => deleteUploadTx(id)),
-    completeUpload: (id, o, expected) => run(() => completeTx(id, o, expected)),
+    completeUpload: (id, o, expected) => write(o.bucket, () => completeTx(id, o, expected)),
     putAccessKey: (k: AccessKeyRecord) => run(() => void q.putKey.run(k.id, k.secret)),
     getAccessKey: (id) => run(() => {
       const r = q.getKey.get(id);
@@ -236,5 +278,6 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
     putDocumentIf: (name, value, expected) => run(() => (expected === 0 ? q.insDoc.run(name, value) : q.updDoc.run(value, name, expected)).changes === 1),
     isBlobReferenced: (blobId) => run(() => q.blobInObjects.get(blobId) !== undefined || q.blobInParts.get(blobId) !== undefined),
     close: () => run(() => void db.close()),
+    changes,
   };
 }

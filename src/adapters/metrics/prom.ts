@@ -35,22 +35,6 @@ export function createPromMetrics(opts: { readonly defaultMetrics?: boolean } = 
     name: 'halftone_jobs_settled_total', help: 'Background jobs that reached a final state, by kind and state.',
     labelNames: ['kind', 'state'] as const, registers: [registry],
   });
-  const admissions = new Counter({
-    name: 'halftone_pipeline_admissions_total', help: 'Pixel-pipeline admission decisions (admitted or rejected).',
-    labelNames: ['outcome'] as const, registers: [registry],
-  });
-  const admissionWait = new Histogram({
-    name: 'halftone_pipeline_admission_wait_seconds', help: 'Time a transform waited for a pixel-pipeline slot.',
-    buckets: [0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
-  });
-  const cacheLookups = new Counter({
-    name: 'halftone_cache_lookups_total', help: 'Cache lookups by cache and result (hit or miss).',
-    labelNames: ['cache', 'result'] as const, registers: [registry],
-  });
-  const cacheBytes = new Counter({
-    name: 'halftone_cache_bytes_total', help: 'Bytes stored into or evicted from a cache.',
-    labelNames: ['cache', 'event'] as const, registers: [registry],
-  });
 
   return {
     registry,
@@ -87,16 +71,6 @@ export function createPromMetrics(opts: { readonly defaultMetrics?: boolean } = 
           else for (const [l, n] of v) this.inc(l, Math.max(0, n));
         },
       });
-    },
-    admission(outcome, waitSeconds) {
-      admissions.inc({ outcome });
-      if (outcome === 'admitted') admissionWait.observe(waitSeconds);
-    },
-    cacheLookup(cache, hit) {
-      cacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' });
-    },
-    cacheBytes(cache, event, bytes) {
-      if (bytes > 0) cacheBytes.inc({ cache, event }, bytes);
     },
   };
 }

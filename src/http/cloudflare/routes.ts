@@ -12,6 +12,8 @@ import { AppError, isAppError } from '../../core/errors.js';
 import { viaHasToken } from '../../ports/source-fetcher.js';
 import type { CfRequest, CfResult, CfSource } from '../../app/cloudflare-transform.js';
 import { cfErrorShape } from './errors.js';
+import { objectAddress } from '../../app/cloudflare-transform.js';
+import { offerHot, type HotOffer } from '../hot-cache.js';
 
 export interface CfRouteDeps {
   /** Mount prefix without trailing slash (default `/cdn-cgi/image`). */
@@ -19,6 +21,26 @@ export interface CfRouteDeps {
   readonly transform: (req: CfRequest) => Promise<CfResult>;
   /** Logs unexpected failures (the client sees only `ERROR 9523`). */
   readonly onInternalError?: (err: unknown, requestId: string) => void;
+  /** Bucket of relative sources (HALFTONE_CF_SOURCE_BUCKET; empty = first path segment). */
+  readonly sourceBucket?: string;
+}
+
+/** Every request header a transformation reads (besides Host and If-None-Match). */
+const READ_HEADERS = ['accept', 'sec-ch-viewport-width', 'viewport-width', 'sec-ch-dpr', 'dpr', 'user-agent', 'sec-ch-ua-mobile', 'rtt', 'save-data', 'ect', 'downlink'];
+const NOT_MODIFIED: HotOffer['notModified'] = { keep: ['etag', 'cache-control', 'vary', 'warning', 'x-content-type-options'], set: [['cf-resized', 'internal=ok/c']] };
+
+/** Offers a stored source's answer to the hot cache, keyed on the headers it varies on. */
+function offer(req: FastifyRequest, source: CfSource, sourceBucket: string, vary: readonly string[]): void {
+  if (source.kind !== 'path') return;
+  let bucket: string;
+  try {
+    bucket = objectAddress(source.path, sourceBucket).bucket;
+  } catch {
+    return;
+  }
+  // Accept alone (format=auto) keys on Accept; any client or network hint keys on all of them.
+  const varyOn = vary.length === 0 ? [] : vary.every((v) => v.toLowerCase() === 'accept') ? ['accept'] : READ_HEADERS;
+  offerHot(req.raw, { bucket, varyOn, notModified: NOT_MODIFIED });
 }
 
 /** Security headers Cloudflare sends on transformed responses (spec §12, OBSERVED). */
@@ -151,6 +173,7 @@ export function registerCloudflareRoutes(app: FastifyInstance, deps: CfRouteDeps
       if (result.kind === 'not-modified') {
         return reply.code(304).header('cf-resized', 'internal=ok/c').send();
       }
+      offer(req, source, deps.sourceBucket ?? '', result.vary);
       if (result.kind === 'json') {
         const body = Buffer.from(result.body);
         reply.header('cf-resized', `internal=ok/j l=${body.length}`);

@@ -22,9 +22,17 @@ export function splitUrl(rawUrl: string): { path: string; query: [string, string
   return { path, query };
 }
 
-/** OSS-style request id: 24 upper-case hex characters. */
+/** Random per process: ids of several processes (restarts, nodes) do not collide. */
+const ID_PREFIX = randomBytes(5).toString('hex').toUpperCase();
+let idCounter = 0;
+
+/**
+ * OSS-style request id: 24 upper-case hex characters — a per-process random prefix (10) and a
+ * counter (14), unique without a random draw per request (ids identify, they are not secrets).
+ */
 export function newRequestId(): string {
-  return randomBytes(12).toString('hex').toUpperCase();
+  idCounter = idCounter >= Number.MAX_SAFE_INTEGER ? 1 : idCounter + 1;
+  return ID_PREFIX + idCounter.toString(16).toUpperCase().padStart(14, '0');
 }
 
 /** Reads a small body (XML, POST process) fully; ENTITY_TOO_LARGE past `limit` bytes. */

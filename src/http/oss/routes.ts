@@ -16,6 +16,7 @@ import { handleAsyncRequest, isAsyncRequest, type AsyncProcessDeps, type AsyncRe
 import type { Variants } from '../../app/variants.js';
 import type { Admission } from '../../app/admission.js';
 import { ossVariant } from '../../app/oss-variants.js';
+import { offerHot } from '../hot-cache.js';
 
 /** What the OSS routes need; built by main.ts. */
 export interface OssRouteDeps {
@@ -53,13 +54,20 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-cache-control': 'cache-control', 'response-content-disposition': 'content-disposition', 'response-content-encoding': 'content-encoding',
 };
 const SMALL_BODY = 1024 * 1024;
+/** Headers of a processed GET's 304 (see conditional()). */
+const OSS_NOT_MODIFIED = ['server', 'etag', 'last-modified'];
 /** Characters Node refuses in a header value (it throws ERR_INVALID_CHAR at send time). */
 const INVALID_HEADER_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 /** A stored value as a header: percent-encoded when it holds CR/LF, controls or non-Latin-1 text. */
 const headerSafe = (v: string): string => (INVALID_HEADER_CHAR.test(v) ? encodeURIComponent(v) : v);
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const httpDate = (ms: number) => new Date(ms).toUTCString();
+/** HTTP date of a timestamp; the last one is kept (the same object is usually asked again). */
+let lastDate = { ms: NaN, text: '' };
+const httpDate = (ms: number): string => {
+  if (ms !== lastDate.ms) lastDate = { ms, text: new Date(ms).toUTCString() };
+  return lastDate.text;
+};
 
 function h(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
@@ -450,6 +458,8 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
         const v = c.query.get(q);
         if (v !== undefined) c.reply.header(header, v);
       }
+      // Read anonymously from this bucket only (watermarks too): the hot cache may keep it.
+      if (c.auth.kind === 'anonymous') offerHot(c.req.raw, { bucket: c.bucket, varyOn: [], notModified: { keep: OSS_NOT_MODIFIED } });
       if (head) c.reply.send();
       else c.reply.send(body);
       return;
