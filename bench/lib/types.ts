@@ -66,4 +66,11 @@ export interface WorkloadGroup {
   readonly id: string;
   readonly title: string;
   readonly workloads: readonly Workload[];
+  /**
+   * Optional: a generated section of docs/benchmarks.md made from what the group measured in this
+   * run besides the timed comparison (e.g. an accuracy sweep), written between
+   * `<!-- <id>:begin -->` / `<!-- <id>:end -->` markers (bench/lib/sections.ts). Undefined when
+   * nothing of the group ran.
+   */
+  readonly section?: () => { readonly id: string; readonly body: string } | undefined;
 }
