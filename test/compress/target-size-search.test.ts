@@ -7,7 +7,8 @@
  * Claims tested: re-encoding the search's raw pixels with the reported quality (and AVIF tuning,
  * PNG palette level/dither) gives the same bytes; AVIF lands within 5 % below on most targets of a
  * sweep over its range and never above; a PNG target of 15 % of the full palette is met without
- * exceeding it; lossless PNG is returned after exactly two encodes when it fits.
+ * exceeding it; lossless PNG is returned after exactly two encodes when it fits; an impossible PNG
+ * target names the smallest encode reached.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +25,7 @@ import {
   type TargetFormat,
 } from '../../src/core/compress/target-size.js';
 import { probe } from '../../src/core/codecs/probe.js';
+import { isAppError } from '../../src/core/errors.js';
 
 const JPG = readFileSync(new URL('../fixtures/example-400x267.jpg', import.meta.url));
 const PNG = readFileSync(new URL('../fixtures/kodim23-256.png', import.meta.url));
@@ -116,4 +118,13 @@ test('downscale factor: γ 0.85 from one size, measured from two, always a shrin
   assert.ok(Math.abs(f2 - Math.sqrt(Math.pow(50_000 / (400_000 * Math.pow(0.25, 0.7)), 1 / 0.7))) < 1e-9, String(f2));
   // Nearly there already: still at most 0.95.
   assert.equal(downscaleFactor([{ pixels: 100, bytes: 1001 }], 1000), 0.95);
+});
+
+test('PNG: a target below any 1×1 PNG is a coded error naming the smallest encode reached', async () => {
+  await assert.rejects(compressToTarget(PNG, { format: 'png', targetBytes: 30 }), (e) => {
+    if (!isAppError(e) || e.code !== 'TARGET_SIZE_UNREACHABLE') return false;
+    const smallest = (e.details as { smallest: number }).smallest;
+    // The smallest encode (a 1-bit palette PNG of at most a few pixels) is a real PNG size, above 30.
+    return smallest > 30 && smallest < 200;
+  });
 });

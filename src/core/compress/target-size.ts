@@ -114,7 +114,7 @@ export async function compressToTarget(input: Buffer, opts: CompressToTargetOpti
       encodes++;
       return encode(raw, format, param);
     };
-    let found: { param: number; data: Buffer } | { tooBig: number };
+    let found: { param: number; data: Buffer } | { tooBig: number; smallest?: number };
     if (format === 'png') {
       const png = await searchPng(raw, targetBytes, step === 0, () => encodes++);
       if ('lossless' in png) return done(format, png.data, raw, undefined, undefined, encodes, false);
@@ -142,8 +142,9 @@ export async function compressToTarget(input: Buffer, opts: CompressToTargetOpti
     // Even the lowest setting is too big at this size: shrink so that the reference setting (the
     // lowest quality; the full dithered palette for PNG) lands just under the target.
     if ((raw.width === 1 && raw.height === 1) || step >= MAX_DOWNSCALES) {
-      throw new AppError('TARGET_SIZE_UNREACHABLE', `A ${format} image cannot be made as small as ${targetBytes} bytes (the smallest reached was ${found.tooBig} bytes).`, {
-        details: { targetBytes, smallest: found.tooBig },
+      const smallest = found.smallest ?? found.tooBig;
+      throw new AppError('TARGET_SIZE_UNREACHABLE', `A ${format} image cannot be made as small as ${targetBytes} bytes (the smallest reached was ${smallest} bytes).`, {
+        details: { targetBytes, smallest },
       });
     }
     scales.push({ pixels: raw.width * raw.height, bytes: found.tooBig });
@@ -393,12 +394,21 @@ interface PaletteFit {
  * 4. in the first round only, fewer colour levels (16, 4, 2: bit depths 4, 2, 1) when the
  *    smallest 256-colour encode is within LOWER_LEVEL_REACH of the target.
  *
- * `tooBig` carries the full palette's size, which the caller scales the image from.
+ * `tooBig` carries the full palette's size, which the caller scales the image from, and
+ * `smallest` the smallest encode tried (for the unreachable-target error).
  */
-async function searchPng(raw: Raw, target: number, firstRound: boolean, count: () => void): Promise<PaletteFit | { lossless: true; data: Buffer } | { tooBig: number }> {
-  const enc = (colours: number, quality: number, dither: number): Promise<Buffer> => {
+async function searchPng(
+  raw: Raw,
+  target: number,
+  firstRound: boolean,
+  count: () => void,
+): Promise<PaletteFit | { lossless: true; data: Buffer } | { tooBig: number; smallest: number }> {
+  let smallest = Infinity;
+  const enc = async (colours: number, quality: number, dither: number): Promise<Buffer> => {
     count();
-    return encodePalette(raw, colours, quality, dither);
+    const data = await encodePalette(raw, colours, quality, dither);
+    smallest = Math.min(smallest, data.length);
+    return data;
   };
   const inWindow = (n: number): boolean => n >= LOW_RATIO * target && n <= target;
   const full = await enc(256, 100, 1);
@@ -447,7 +457,7 @@ async function searchPng(raw: Raw, target: number, firstRound: boolean, count: (
       if (best) return { ...best, colours, quality: 100 };
     }
   }
-  return { tooBig: full.length };
+  return { tooBig: full.length, smallest };
 }
 
 /**
