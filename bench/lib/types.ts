@@ -49,6 +49,11 @@ export interface BenchContext {
   /** The shared test corpus (may be missing: workloads must then synthesise inputs). */
   readonly corpusDir: string;
   readonly quick: boolean;
+  /**
+   * Set by the RSS child (bench/lib/rss-child.ts): prepare only the timed sides, skip accuracy
+   * sweeps (their peak would be counted as the contender's).
+   */
+  readonly measureOnly?: boolean;
   log(msg: string): void;
 }
 
