@@ -2,7 +2,11 @@
  * `npm run bench [-- options]`: Halftone's engine against plain sharp doing the same work, in one
  * run, interleaved; prints a table and (full runs) writes docs/benchmarks.md.
  *
- * The full run takes about 4–5 minutes on 2 cores; `--quick` about a minute.
+ * The engine workloads take about 4–5 minutes on 2 cores (`--quick` about a minute). The
+ * target-size group adds its accuracy sweep over the corpus photos (15 photos × 4 formats × 3
+ * targets): `--only target-size --no-rss --concurrency 1 --rounds 2` took about 35 minutes at a
+ * load average of 15–20 (AVIF about half of it) and should take roughly a quarter of that idle;
+ * with `--quick` (2 photos) about 3 minutes loaded.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
