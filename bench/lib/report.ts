@@ -243,7 +243,7 @@ export function markdownReport(report: RunReport): string {
   parts.push('');
   parts.push('## Adding a workload');
   parts.push('');
-  parts.push('Write one file in `bench/workloads/` exporting a `WorkloadGroup` (see `bench/lib/types.ts`: each workload prepares a `candidate` and a `baseline` contender, optionally a byte-identity `twin`) and list it in `bench/workloads/index.ts`. The runner, the fairness check, the RSS child and this report need no change. Options: `--only <id,...>`, `--concurrency 1,2`, `--rounds <n>`, `--no-rss`, `--no-write`, `--json <file>`, `--list`; `node --import tsx bench/breakdown.ts [id]` times the pieces of the engine call.');
+  parts.push('Write one file in `bench/workloads/` exporting a `WorkloadGroup` (see `bench/lib/types.ts`: each workload prepares a `candidate` and a `baseline` contender, optionally a byte-identity `twin`) and list it in `bench/workloads/index.ts`. The runner, the fairness check, the RSS child and this report need no change; a group may also return a generated section of this file (`WorkloadGroup.section`, e.g. the target-size sweep), which a run with `--only` and `--write` replaces on its own. Options: `--only <id,...>`, `--concurrency 1,2`, `--rounds <n>`, `--no-rss`, `--no-write`, `--json <file>`, `--list`; `node --import tsx bench/breakdown.ts [id]` times the pieces of the engine call.');
   parts.push('');
   return parts.join('\n');
 }

@@ -14,7 +14,7 @@ if (!found || (side !== 'candidate' && side !== 'baseline') || !cacheDir || !cor
   console.error('usage: rss-child.ts <workloadId> <candidate|baseline> <concurrency> <ops> <cacheDir> <corpusDir>');
   process.exit(2);
 }
-const prepared = await found.workload.setup({ cacheDir, corpusDir, quick: true, log: () => {} });
+const prepared = await found.workload.setup({ cacheDir, corpusDir, quick: true, measureOnly: true, log: () => {} });
 const contender = side === 'candidate' ? prepared.candidate : prepared.baseline;
 const idleKB = process.resourceUsage().maxRSS;
 const c = Number(cArg);

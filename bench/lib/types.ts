@@ -49,6 +49,11 @@ export interface BenchContext {
   /** The shared test corpus (may be missing: workloads must then synthesise inputs). */
   readonly corpusDir: string;
   readonly quick: boolean;
+  /**
+   * Set by the RSS child (bench/lib/rss-child.ts): prepare only the timed sides, skip accuracy
+   * sweeps (their peak would be counted as the contender's).
+   */
+  readonly measureOnly?: boolean;
   log(msg: string): void;
 }
 
@@ -66,4 +71,11 @@ export interface WorkloadGroup {
   readonly id: string;
   readonly title: string;
   readonly workloads: readonly Workload[];
+  /**
+   * Optional: a generated section of docs/benchmarks.md made from what the group measured in this
+   * run besides the timed comparison (e.g. an accuracy sweep), written between
+   * `<!-- <id>:begin -->` / `<!-- <id>:end -->` markers (bench/lib/sections.ts). Undefined when
+   * nothing of the group ran.
+   */
+  readonly section?: () => { readonly id: string; readonly body: string } | undefined;
 }

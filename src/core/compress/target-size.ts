@@ -9,17 +9,21 @@
  * - JPEG, WebP, AVIF: a search over integer qualities [minQuality, 100]. Bytes grow roughly
  *   exponentially with quality, so the next trial is a secant step on ln(bytes) versus quality
  *   (bracketed once one trial fits and one does not, bisection when the secant repeats itself),
- *   aiming at 97.5 % of the target and stopping as soon as a trial lands in [95 %, 100 %].
- * - PNG: lossless first (if it fits it is the best answer); otherwise palette quantisation
- *   (libimagequant through sharp) searched over the quantiser quality [0, 100], then the
- *   dithering level, then fewer palette levels (256/16/4/2 colours) — see searchPalette.
- * - When even the lowest setting is above the target, the raw pixels are downscaled by
- *   sqrt(target / bytes) (a little less, at most 0.9 per step, a few steps) and searched again.
+ *   aiming at 97.5 % of the target and stopping as soon as a trial lands in [95 %, 100 %]. AVIF's
+ *   quality moves the quantiser in steps of 4–10 % of the bytes with plateaus between, so when the
+ *   bracket closes below the window the next quality up is tried with the encoder's `ssim` and
+ *   `psnr` tunings (2 trials at most), which often land in between.
+ * - PNG: the full palette (256 colours, dithered; libimagequant through sharp at PALETTE_EFFORT)
+ *   first, lossless when that fits below the window, else less dithering, the quantiser quality
+ *   and fewer colour levels — see searchPng.
+ * - When even the lowest setting is above the target, the raw pixels are downscaled so that the
+ *   reference setting (lowest quality; the full palette for PNG) should land just under the
+ *   target: bytes ∝ area^γ, γ = 0.85 at first and then measured (downscaleFactor); a few steps.
  *
  * Invariant: the returned data is never larger than `targetBytes`. "Within 5 % below" is a goal
  * only where it is reachable: quality 100 (or lossless PNG) may already be well under the target,
- * and integer quality steps can jump over the [95 %, 100 %] window (then the largest fitting
- * trial is kept).
+ * a target between the full palette and lossless PNG has nothing in between, and integer quality
+ * steps can jump over the [95 %, 100 %] window (then the largest fitting trial is kept).
  *
  * Targets: an integer number of bytes ≥ 1 (else INVALID_ARGUMENT). A target that a 1×1 image at
  * the lowest setting still exceeds (container overhead: ~100 bytes for PNG, a few hundred for
@@ -58,6 +62,8 @@ export interface CompressToTargetResult {
   readonly dither?: number;
   /** The `colours` option a quantised PNG result was encoded with (256, 16, 4 or 2: a bit depth). */
   readonly paletteLevel?: number;
+  /** AVIF only: the encoder tuning of the result when it is not the default (see AVIF_GAP_TUNES). */
+  readonly tune?: AvifTune;
   /** How many trial encodes the search made (the result is one of them). */
   readonly encodes: number;
   /** True when the image had to be downscaled below the requested/source size to fit. */
@@ -101,39 +107,67 @@ export async function compressToTarget(input: Buffer, opts: CompressToTargetOpti
 
   let encodes = 0;
   let raw = base;
+  /** (pixels, bytes of the reference setting) at each size tried: how bytes scale with area. */
+  const scales: { pixels: number; bytes: number }[] = [];
   for (let step = 0; ; step++) {
     const trial = async (param: number): Promise<Buffer> => {
       encodes++;
       return encode(raw, format, param);
     };
-    let found: { param: number; data: Buffer } | { tooBig: number };
+    let found: { param: number; data: Buffer } | { tooBig: number; smallest?: number };
     if (format === 'png') {
-      if (step === 0) {
-        // Lossless first: when it fits, nothing quantised beats it.
-        encodes++;
-        const lossless = await encodePng(raw, undefined);
-        if (lossless.length <= targetBytes) return done(format, lossless, raw, undefined, undefined, encodes, false);
-      }
-      const png = await searchPalette(raw, targetBytes, step === 0, () => encodes++);
+      const png = await searchPng(raw, targetBytes, step === 0, () => encodes++);
+      if ('lossless' in png) return done(format, png.data, raw, undefined, undefined, encodes, false);
       if ('data' in png) return { ...done(format, png.data, raw, png.quality, paletteSize(png.data), encodes, step > 0), dither: png.dither, paletteLevel: png.colours };
       found = png;
     } else {
       const start = step > 0 ? minQuality : format === 'avif' ? 60 : 80;
-      found = await search(minQuality, 100, start, trial, targetBytes, 0.03);
+      found = await search(minQuality, 100, start, trial, targetBytes, format === 'avif' ? 0.05 : 0.03);
     }
-    if ('data' in found) {
-      const p = found.param;
-      return format === 'png' ? done(format, found.data, raw, p, paletteSize(found.data), encodes, step > 0) : done(format, found.data, raw, p, undefined, encodes, step > 0);
+    if ('data' in found && format === 'avif' && found.data.length < LOW_RATIO * targetBytes && found.param < 100) {
+      // AVIF quality moves the quantiser in steps of 4–10 % of the bytes (and plateaus between), so
+      // the window may lie between two qualities. The encoder's other tunings at the next quality
+      // up land in between often enough to be worth two trials (largest fit wins).
+      let best: { data: Buffer; tune?: AvifTune } = { data: found.data };
+      for (const tune of AVIF_GAP_TUNES) {
+        encodes++;
+        const data = await encodeAvif(raw, found.param + 1, tune);
+        if (data.length <= targetBytes && data.length > best.data.length) best = { data, tune };
+        if (best.data.length >= LOW_RATIO * targetBytes) break;
+      }
+      const res = done(format, best.data, raw, best.tune ? found.param + 1 : found.param, undefined, encodes, step > 0);
+      return best.tune ? { ...res, tune: best.tune } : res;
     }
-    // Even the lowest setting is too big at this size: shrink by about sqrt of the byte ratio.
+    if ('data' in found) return done(format, found.data, raw, found.param, undefined, encodes, step > 0);
+    // Even the lowest setting is too big at this size: shrink so that the reference setting (the
+    // lowest quality; the full dithered palette for PNG) lands just under the target.
     if ((raw.width === 1 && raw.height === 1) || step >= MAX_DOWNSCALES) {
-      throw new AppError('TARGET_SIZE_UNREACHABLE', `A ${format} image cannot be made as small as ${targetBytes} bytes (the smallest reached was ${found.tooBig} bytes).`, {
-        details: { targetBytes, smallest: found.tooBig },
+      const smallest = found.smallest ?? found.tooBig;
+      throw new AppError('TARGET_SIZE_UNREACHABLE', `A ${format} image cannot be made as small as ${targetBytes} bytes (the smallest reached was ${smallest} bytes).`, {
+        details: { targetBytes, smallest },
       });
     }
-    const factor = Math.min(0.9, Math.sqrt((AIM_RATIO * targetBytes) / found.tooBig));
+    scales.push({ pixels: raw.width * raw.height, bytes: found.tooBig });
+    const factor = downscaleFactor(scales, AIM_RATIO * targetBytes);
     raw = await downscale(base, Math.max(1, Math.floor(raw.width * factor)), Math.max(1, Math.floor(raw.height * factor)));
   }
+}
+
+/**
+ * Linear downscale factor (< 1) that should bring the reference encode from its last measured size
+ * down to `aim`. Bytes grow with pixel area as area^γ, γ < 1 (a smaller image has more detail per
+ * pixel); γ starts at 0.85 and, from the second downscale on, is measured from the sizes seen.
+ */
+export function downscaleFactor(scales: readonly { pixels: number; bytes: number }[], aim: number): number {
+  const last = scales[scales.length - 1] as { pixels: number; bytes: number };
+  let gamma = 0.85;
+  const prev = scales[scales.length - 2];
+  if (prev && prev.pixels !== last.pixels && prev.bytes !== last.bytes) {
+    const g = Math.log(prev.bytes / last.bytes) / Math.log(prev.pixels / last.pixels);
+    if (Number.isFinite(g)) gamma = Math.min(1.2, Math.max(0.5, g));
+  }
+  const area = Math.pow(aim / last.bytes, 1 / gamma);
+  return Math.min(0.95, Math.sqrt(area));
 }
 
 function done(format: TargetFormat, data: Buffer, raw: Raw, quality: number | undefined, colours: number | undefined, encodes: number, scaled: boolean): CompressToTargetResult {
@@ -162,10 +196,13 @@ async function search(
   target: number,
   defaultSlope: number,
   logScale = false,
+  /** A trial already made just above `max` (too big): a secant end from the start. */
+  known?: { param: number; bytes: number },
 ): Promise<{ param: number; data: Buffer } | { tooBig: number }> {
   const sizes = new Map<number, number>();
   let best: { param: number; data: Buffer } | undefined;
   let over: number | undefined; // smallest parameter known to be too big (above best)
+  if (known) sizes.set(known.param, known.bytes);
   const lnAim = Math.log(AIM_RATIO * target);
   const toX = (v: number): number => (logScale ? Math.log(v + 1) : v);
   const fromX = (x: number): number => (logScale ? Math.exp(Math.min(x, 20)) - 1 : x);
@@ -189,13 +226,14 @@ async function search(
 
     // Next trial: secant on ln(bytes) vs x through the bracket (or the nearest two points).
     const lo = best ? best.param + 1 : min;
-    const hi = over !== undefined ? over - 1 : max;
+    const hi = Math.min(max, over !== undefined ? over - 1 : max);
     const pts = [...sizes.entries()].sort((a, b) => Math.abs(Math.log(a[1]) - lnAim) - Math.abs(Math.log(b[1]) - lnAim));
     let a: [number, number] | undefined;
     let b: [number, number] | undefined;
-    if (best && over !== undefined) {
+    const above = over ?? (known && known.bytes > target ? known.param : undefined);
+    if (best && above !== undefined) {
       a = [best.param, sizes.get(best.param) as number];
-      b = [over, sizes.get(over) as number];
+      b = [above, sizes.get(above) as number];
     } else if (pts.length >= 2) {
       a = pts[0];
       b = pts[1];
@@ -292,30 +330,48 @@ function encode(raw: Raw, format: TargetFormat, param: number): Promise<Buffer> 
     case 'webp':
       return fromRaw(raw).webp({ quality: param, effort: 4 }).toBuffer();
     case 'avif':
-      // effort 3 (of 0–9): a search makes several encodes, and AVIF effort costs time steeply.
-      return fromRaw(raw).avif({ quality: param, effort: 3 }).toBuffer();
+      return encodeAvif(raw, param, undefined);
     case 'png':
-      return encodePng(raw, param);
+      return encodePalette(raw, 256, param, 1);
   }
 }
 
+export type AvifTune = 'ssim' | 'psnr';
+/** Tunings tried at the next quality up when the window lies between two AVIF qualities. */
+const AVIF_GAP_TUNES: readonly AvifTune[] = ['ssim', 'psnr'];
+/** AVIF effort 3 (of 0–9) for every trial: a search makes several encodes, and effort costs time steeply. */
+export const AVIF_EFFORT = 3;
+
+export function encodeAvif(raw: Raw, quality: number, tune: AvifTune | undefined): Promise<Buffer> {
+  return fromRaw(raw).avif({ quality, effort: AVIF_EFFORT, ...(tune ? { tune } : {}) }).toBuffer();
+}
+
+/** Lossless PNG: zlib 9 with adaptive filtering (the smallest lossless PNG sharp writes). */
+function encodeLossless(raw: Raw): Promise<Buffer> {
+  return fromRaw(raw).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer();
+}
+
 /**
- * Lossless PNG when `quality` is undefined, else a palette of at most 256 colours chosen by
- * libimagequant for that quality (0–100: fewer colours for lower quality). The quality, not the
- * `colours` option, is searched: libvips turns `colours` into a bit depth, so only 2, 4, 16 and 256
- * are distinct sizes.
+ * libimagequant effort of the palette search (sharp's 1–10; libimagequant speed 11 − effort).
+ * Effort 7 makes palettes about 10–15 % smaller but costs 5–8× the time on a photo (≈ 15 s against
+ * 2 s for one 1600×1067 encode on a loaded 2-core machine), and a search makes several encodes;
+ * the result is one of the search's encodes, so its size is the one measured.
  */
-function encodePng(raw: Raw, quality: number | undefined): Promise<Buffer> {
-  if (quality === undefined) return fromRaw(raw).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer();
-  return fromRaw(raw).png({ palette: true, colours: 256, quality, effort: 7, dither: 1, compressionLevel: 9 }).toBuffer();
+export const PALETTE_EFFORT = 3;
+
+/** A palette PNG: `colours` is the bit-depth level (256/16/4/2), quality the quantiser's (0–100). */
+export function encodePalette(raw: Raw, colours: number, quality: number, dither: number): Promise<Buffer> {
+  return fromRaw(raw).png({ palette: true, colours, quality, effort: PALETTE_EFFORT, dither, compressionLevel: 9 }).toBuffer();
 }
 
 /** Palette bit depths libvips can write (`colours` is turned into one of these). */
-const PALETTE_LEVELS = [256, 16, 4, 2] as const;
-/** Below this share of the target, a palette fit makes the search try fewer colours. */
-const LOWER_LEVEL_RATIO = 0.8;
-/** Trials after which no lower palette level is started. */
-const PALETTE_BUDGET = 14;
+const LOWER_LEVELS = [16, 4, 2] as const;
+/**
+ * Fewer colour levels are tried (before downscaling) only when the smallest 256-colour encode is at
+ * most this multiple of the target: each level roughly halves the bytes, so further off only a
+ * downscale gets there, and for a photo a smaller image looks better than a 4-colour one.
+ */
+const LOWER_LEVEL_REACH = 2.5;
 
 interface PaletteFit {
   readonly data: Buffer;
@@ -325,84 +381,114 @@ interface PaletteFit {
 }
 
 /**
- * The largest palette PNG that fits, over three knobs (libimagequant through sharp):
+ * The best PNG that fits, cheapest knobs first (every trial is a real encode of `raw`):
  *
- * - colour levels 256 → 16 → 4 → 2 (bit depths 8, 4, 2, 1; libvips writes no other palette
- *   sizes, so these are the colour-count steps);
- * - at each level, the quantiser quality [0, 100] (fewer colours used for lower quality), searched
- *   on a log scale (bytes grow about linearly with ln(quality + 1)) with full dithering;
- * - then the dithering level [0, 1] between the fitting quality and the next one up: less
- *   dithering compresses better, so it fills the gaps between integer qualities (and the wide gap
- *   between quality 0 and 2).
+ * 1. the full palette: 256 colours, quantiser quality 100, full dithering. If it fits it is the
+ *    best palette; in the first round lossless is then tried too (it may fit as well);
+ * 2. less dithering (bytes fall about linearly as dithering falls): dither 0, then interpolation
+ *    between the two sizes;
+ * 3. the quantiser quality at dither 0, searched on a log scale from 0 up (fewer colours used;
+ *    photos keep all 256 down to low qualities, then drop steeply), then dithering filled in at
+ *    the fitting quality; when that fit uses no more colours than a lower level (16/4/2) holds,
+ *    that level at its best quality is tried too (as good, and often closer to the target);
+ * 4. in the first round only, fewer colour levels (16, 4, 2: bit depths 4, 2, 1) when the
+ *    smallest 256-colour encode is within LOWER_LEVEL_REACH of the target.
  *
- * A level is left for the next one only when nothing fits or the best fit is below 80 % of the
- * target (fewer colours look much worse, so they must buy a lot); a lower level is tried from its
- * largest setting down. `tooBig` when nothing fits even at 2
- * colours without dithering (then the caller downscales).
+ * `tooBig` carries the full palette's size, which the caller scales the image from, and
+ * `smallest` the smallest encode tried (for the unreachable-target error).
  */
-async function searchPalette(raw: Raw, target: number, firstRound: boolean, count: () => void): Promise<(PaletteFit & { quality: number }) | { tooBig: number }> {
-  let best: PaletteFit | undefined;
+async function searchPng(
+  raw: Raw,
+  target: number,
+  firstRound: boolean,
+  count: () => void,
+): Promise<PaletteFit | { lossless: true; data: Buffer } | { tooBig: number; smallest: number }> {
   let smallest = Infinity;
-  const inWindow = (n: number): boolean => n >= LOW_RATIO * target && n <= target;
-  const consider = (fit: PaletteFit): void => {
-    if (fit.data.length <= target && (!best || fit.data.length > best.data.length)) best = fit;
-  };
-  let trials = 0;
   const enc = async (colours: number, quality: number, dither: number): Promise<Buffer> => {
     count();
-    trials++;
-    const data = await fromRaw(raw).png({ palette: true, colours, quality, effort: 7, dither, compressionLevel: 9 }).toBuffer();
+    const data = await encodePalette(raw, colours, quality, dither);
     smallest = Math.min(smallest, data.length);
     return data;
   };
-  for (const colours of PALETTE_LEVELS) {
-    // Fewer colours cost visibly more than they gain unless the fit so far is poor.
-    if (colours !== 256 && best && (!firstRound || best.data.length >= LOWER_LEVEL_RATIO * target)) break;
-    if (colours !== 256) {
-      // So few colours leave the quantiser little to choose: only the largest setting and the
-      // dithering below it are tried.
-      if (trials >= PALETTE_BUDGET) break;
+  const inWindow = (n: number): boolean => n >= LOW_RATIO * target && n <= target;
+  const full = await enc(256, 100, 1);
+  if (full.length <= target) {
+    if (firstRound && !inWindow(full.length)) {
+      count();
+      const lossless = await encodeLossless(raw);
+      if (lossless.length <= target) return { lossless: true, data: lossless };
+    }
+    return { data: full, colours: 256, quality: 100, dither: 1 };
+  }
+  let plain: number | undefined;
+  let best = await fillDither(target, async (d) => {
+    const data = await enc(256, 100, d);
+    if (d === 0) plain = data.length;
+    return data;
+  }, full.length);
+  if (best) return { ...best, colours: 256, quality: 100 };
+  const qualityFit = await search(0, 99, 0, (q) => enc(256, q, 0), target, 0.3, true, plain === undefined ? undefined : { param: 100, bytes: plain });
+  if ('data' in qualityFit) {
+    let fit: PaletteFit = { data: qualityFit.data, colours: 256, quality: qualityFit.param, dither: 0 };
+    if (inWindow(fit.data.length)) return fit;
+    const more = await fillDither(target, (d) => enc(256, qualityFit.param, d), undefined, qualityFit.data);
+    if (more && more.data.length > fit.data.length) fit = { ...more, colours: 256, quality: qualityFit.param };
+    // A low quantiser quality can leave only a handful of colours (the step from quality 1 to 0
+    // often halves the bytes). When the fit has no more colours than a lower level holds, that
+    // level at its best quality is at least as good and may fill the gap below the window.
+    if (inWindow(fit.data.length)) return fit;
+    const used = paletteSize(fit.data) ?? 256;
+    for (const colours of LOWER_LEVELS) {
+      if (used > colours) break;
       const top = await enc(colours, 100, 1);
-      if (top.length <= target) {
-        consider({ data: top, colours, quality: 100, dither: 1 });
+      const tuned = top.length <= target ? { dither: 1, data: top } : await fillDither(target, (d) => enc(colours, 100, d), top.length);
+      if (tuned && tuned.data.length > fit.data.length) {
+        fit = { ...tuned, colours, quality: 100 };
         break;
       }
-      const tuned = await searchDither(target, (d) => enc(colours, 100, d));
-      if (tuned) consider({ data: tuned.data, colours, quality: 100, dither: tuned.dither });
-      if (best && inWindow(best.data.length)) return best;
-      continue;
     }
-    const qualityFit = await search(0, 100, firstRound ? 90 : 0, (q) => enc(colours, q, 1), target, 0.3, true);
-    if ('data' in qualityFit) consider({ data: qualityFit.data, colours, quality: qualityFit.param, dither: 1 });
-    if (best && inWindow(best.data.length)) return best;
-    // Fill the gap above the fitting quality (or below quality 0) with less dithering.
-    const q = 'data' in qualityFit ? Math.min(100, qualityFit.param + 1) : 0;
-    if (!('data' in qualityFit) || qualityFit.param < 100) {
-      const tuned = await searchDither(target, (d) => enc(colours, q, d));
-      if (tuned) consider({ data: tuned.data, colours, quality: q, dither: tuned.dither });
-      if (best && inWindow(best.data.length)) return best;
+    return fit;
+  }
+  if (firstRound && qualityFit.tooBig <= LOWER_LEVEL_REACH * target) {
+    for (const colours of LOWER_LEVELS) {
+      const top = await enc(colours, 100, 1);
+      if (top.length <= target) return { data: top, colours, quality: 100, dither: 1 };
+      best = await fillDither(target, (d) => enc(colours, 100, d), top.length);
+      if (best) return { ...best, colours, quality: 100 };
     }
   }
-  return best ?? { tooBig: smallest };
+  return { tooBig: full.length, smallest };
 }
 
-/** The largest encode ≤ target over dithering [0, 1) (bytes fall as dithering falls); 3 trials at most. */
-async function searchDither(target: number, trial: (dither: number) => Promise<Buffer>): Promise<{ dither: number; data: Buffer } | undefined> {
-  const none = await trial(0);
+/**
+ * The largest encode ≤ target over dithering [0, 1]: dither 0 first (unless `atZero` is given),
+ * then linear interpolation on bytes between the largest fit and the smallest miss, 5 more
+ * trials at most. `atOne` is the size at dither 1 when known (then it is above the target).
+ */
+async function fillDither(
+  target: number,
+  trial: (dither: number) => Promise<Buffer>,
+  atOne: number | undefined,
+  atZero?: Buffer,
+): Promise<{ dither: number; data: Buffer } | undefined> {
+  const none = atZero ?? (await trial(0));
   if (none.length > target) return undefined;
   let fit = { dither: 0, data: none };
-  if (none.length >= LOW_RATIO * target) return fit;
-  let lo = 0;
-  let hi = 1;
-  for (let i = 0; i < 2; i++) {
-    const mid = Math.round(((lo + hi) / 2) * 100) / 100;
-    const data = await trial(mid);
+  let lo = { d: 0, n: none.length };
+  let hi = atOne === undefined ? undefined : { d: 1, n: atOne };
+  for (let i = 0; i < 5 && fit.data.length < LOW_RATIO * target; i++) {
+    let d: number;
+    if (hi === undefined) d = 1;
+    else d = lo.d + ((AIM_RATIO * target - lo.n) / Math.max(1, hi.n - lo.n)) * (hi.d - lo.d);
+    d = Math.round(Math.min(hi ? hi.d - 0.01 : 1, Math.max(lo.d + 0.01, d)) * 100) / 100;
+    if (d <= lo.d || (hi && d >= hi.d)) break;
+    const data = await trial(d);
     if (data.length <= target) {
-      if (data.length > fit.data.length) fit = { dither: mid, data };
-      if (data.length >= LOW_RATIO * target) break;
-      lo = mid;
+      fit = { dither: d, data };
+      lo = { d, n: data.length };
+      if (d === 1) break;
     } else {
-      hi = mid;
+      hi = { d, n: data.length };
     }
   }
   return fit;
