@@ -12,7 +12,8 @@
  *
  * Linux only (reads /proc). HALFTONE_* variables of the environment are passed on to the Halftone
  * child (e.g. HALFTONE_VIPS_CONCURRENCY=1 to compare settings); Node arguments for it (e.g.
- * `--cpu-prof --cpu-prof-dir=/tmp/prof`, space-separated) go in HALFTONE_BENCH_NODE_ARGS.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`, space-separated) go in HALFTONE_BENCH_NODE_ARGS; another
+ * build of the server (to compare two versions) can be named in HALFTONE_BENCH_MAIN.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -116,7 +117,7 @@ export async function runCpuPerRequest(o: CpuOptions): Promise<void> {
     {
       const nodeArgs = (process.env['HALFTONE_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
       const settings = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('HALFTONE_') && e[1] !== undefined));
-      const { child, port } = await startChild(node, [...nodeArgs, join(o.root, 'dist/main.js')], {
+      const { child, port } = await startChild(node, [...nodeArgs, process.env['HALFTONE_BENCH_MAIN'] ?? join(o.root, 'dist/main.js')], {
         HALFTONE_LOG_LEVEL: 'warn', ...settings,
         PORT: '0', HALFTONE_HOST: '127.0.0.1', HALFTONE_DATA_DIR: join(work, 'halftone'), HALFTONE_ACCESS_KEY_ID: AK, HALFTONE_ACCESS_KEY_SECRET: SK,
         HALFTONE_CACHE_MEMORY_BYTES: '0', HALFTONE_CACHE_DISK_BYTES: '0',
