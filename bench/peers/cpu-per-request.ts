@@ -121,6 +121,9 @@ export async function runCpuPerRequest(o: CpuOptions): Promise<void> {
         HALFTONE_LOG_LEVEL: 'warn', ...settings,
         PORT: '0', HALFTONE_HOST: '127.0.0.1', HALFTONE_DATA_DIR: join(work, 'halftone'), HALFTONE_ACCESS_KEY_ID: AK, HALFTONE_ACCESS_KEY_SECRET: SK,
         HALFTONE_CACHE_MEMORY_BYTES: '0', HALFTONE_CACHE_DISK_BYTES: '0',
+        // A request queued behind slow AVIF encodes on a loaded machine sends nothing for minutes;
+        // the default idle timeout (120 s) would close its connection. Plain sharp and IPX have none.
+        HALFTONE_IDLE_TIMEOUT_MS: '900000',
       }, /listening on http:\/\/127\.0\.0\.1:(\d+)/, o.root);
       const base = `http://127.0.0.1:${port}`;
       servers.push({ id: 'halftone-nocache', label: 'halftone (no cache)', base, child });
