@@ -40,6 +40,8 @@ Options:
   --peers               HTTP benchmark instead: Halftone, a plain node:http + sharp server and IPX
                         on loopback under autocannon (bench/peers/run.ts); --quick, --write,
                         --only and --concurrency (one value, default 8) apply
+  --peers --cpu         server CPU time per request instead of req/s (bench/peers/cpu-per-request.ts):
+                        less disturbed by other load; compares every peer's output with plain sharp's
   -h, --help            this help
 `;
 
@@ -58,6 +60,7 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     list: { type: 'boolean', default: false },
     peers: { type: 'boolean', default: false },
+    cpu: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -112,6 +115,11 @@ const ctx: BenchContext = {
   quick,
   log,
 };
+if (values.peers && values.cpu) {
+  const { runCpuPerRequest } = await import('./peers/cpu-per-request.js');
+  await runCpuPerRequest({ quick, root, ctx, only: values.only, concurrency: values.concurrency === undefined ? undefined : concurrencies[0] });
+  process.exit(0);
+}
 if (values.peers) {
   const { runPeers } = await import('./peers/run.js');
   await runPeers({ quick, write: doWrite, root, ctx, only: values.only, concurrency: values.concurrency === undefined ? undefined : concurrencies[0] });

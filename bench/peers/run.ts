@@ -24,6 +24,7 @@ import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { request } from 'undici';
 import { ensureBuilt } from '../../test/helpers/server.js';
+import { estimateJpegQuality } from '../../src/core/codecs/jpeg-quality.js';
 import { bigJpeg, rgbaPng } from '../workloads/image-resize.js';
 import { loadAverage, machineInfo } from '../lib/machine.js';
 import type { BenchContext } from '../lib/types.js';
@@ -31,10 +32,10 @@ import { renderChart } from './chart.js';
 import { writePeersSection } from './sections.js';
 import { runWrk, wrkVersion } from './wrk.js';
 
-const AK = 'benchAccessKey';
-const SK = 'benchAccessSecret';
-const COPIES = 32;
-const SRCSET = [320, 640, 960, 1280, 1920];
+export const AK = 'benchAccessKey';
+export const SK = 'benchAccessSecret';
+export const COPIES = 32;
+export const SRCSET = [320, 640, 960, 1280, 1920];
 
 interface Peer {
   readonly id: string;
@@ -43,7 +44,7 @@ interface Peer {
   readonly child: ChildProcess;
 }
 
-type Fmt = 'jpeg' | 'webp' | 'png' | 'avif';
+export type Fmt = 'jpeg' | 'webp' | 'png' | 'avif';
 
 interface Workload {
   readonly id: string;
@@ -81,7 +82,7 @@ export interface PeersOptions {
   readonly concurrency?: number | undefined;
 }
 
-function startChild(cmd: string, args: string[], env: Record<string, string>, pattern: RegExp, cwd: string): Promise<{ child: ChildProcess; port: number }> {
+export function startChild(cmd: string, args: string[], env: Record<string, string>, pattern: RegExp, cwd: string): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -109,7 +110,7 @@ function startChild(cmd: string, args: string[], env: Record<string, string>, pa
   });
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
@@ -133,7 +134,7 @@ function peakMiB(pid: number): number {
   }
 }
 
-async function signedPut(base: string, path: string, body: Buffer | undefined, headers: Record<string, string>): Promise<void> {
+export async function signedPut(base: string, path: string, body: Buffer | undefined, headers: Record<string, string>): Promise<void> {
   const date = new Date().toUTCString();
   const oss = Object.keys(headers).filter((k) => k.startsWith('x-oss-')).sort().map((k) => `${k}:${headers[k]}\n`).join('');
   const sig = createHmac('sha1', SK).update(`PUT\n\n${headers['content-type'] ?? ''}\n${date}\n${oss}${path}`).digest('base64');
@@ -143,8 +144,7 @@ async function signedPut(base: string, path: string, body: Buffer | undefined, h
 }
 
 /** URL of one image operation in each peer's dialect. */
-function opPath(peer: string, file: string, w: number, f: Fmt): string {
-  const q = f === 'avif' ? 50 : 80;
+export function opPath(peer: string, file: string, w: number, f: Fmt, q = f === 'avif' ? 50 : 80): string {
   switch (peer) {
     case 'halftone':
     case 'halftone-nocache':
@@ -156,6 +156,16 @@ function opPath(peer: string, file: string, w: number, f: Fmt): string {
     default:
       return '/';
   }
+}
+
+/**
+ * The quality the peers must be asked for to do Halftone's work on `q`-quality requests: OSS's
+ * `Q_` never raises quality above the source JPEG's (spec oss-img.md §3.4: source 73 + `Q_80` →
+ * 73), so Halftone encodes min(q, estimated source quality); plain sharp and IPX are given that
+ * quality explicitly (estimated with Halftone's own reader), else they would encode more bytes.
+ */
+export function peerQualities(dir: string, files: readonly string[], q: number): Map<string, number> {
+  return new Map(files.map((f) => [f, Math.min(q, estimateJpegQuality(readFileSync(join(dir, f))) ?? q)]));
 }
 
 async function measure(peer: Peer, w: Workload, c: number, durationS: number, wrk: boolean): Promise<{ reqPerSec: number; p50: number; p99: number; requests: number; errors: number; peak: number }> {
@@ -257,6 +267,7 @@ export async function runPeers(o: PeersOptions): Promise<void> {
     const coldOp = (w: number, f: Fmt, kind: 'jpg' | 'png') => (peer: string, n: number) =>
       opPath(peer, kind === 'jpg' ? `src-${n % COPIES}.jpg` : `rgba-${n % COPIES}.png`, w, f);
     const mixed = photos.flatMap((p) => SRCSET.map((w) => [p, w] as const));
+    const mixedQ = peerQualities(files, photos, 80);
     const workloads: Workload[] = [
       { id: 'jpeg300', title: '2725×2225 JPEG → 300 px JPEG q80 (cold)', peers: cold, reference: 'plain', path: coldOp(300, 'jpeg', 'jpg') },
       { id: 'webp300', title: '2725×2225 JPEG → 300 px WebP q80 (cold)', peers: cold, reference: 'plain', path: coldOp(300, 'webp', 'jpg') },
@@ -272,7 +283,7 @@ export async function runPeers(o: PeersOptions): Promise<void> {
         amount: o.quick ? mixed.length : 2 * mixed.length,
         path: (peer: string, n: number): string => {
           const [p, w] = mixed[n % mixed.length]!;
-          return opPath(peer, p, w, 'webp');
+          return opPath(peer, p, w, 'webp', peer.startsWith('halftone') ? 80 : mixedQ.get(p));
         },
       } satisfies Workload]),
     ].filter((w) => o.only === undefined || o.only.split(',').some((x) => w.id.includes(x.trim())));
@@ -350,6 +361,7 @@ function peersMarkdown(rows: Row[], workloads: Workload[], m: {
       ? `- Load generator: autocannon in the benchmark process (wrk was not installed, so the cached figures are autocannon's ceiling of roughly 2,000 req/s, not the servers'), ${m.c} connections, ${m.durationS} s per peer and round (AVIF and mixed: a fixed request count), ${m.rounds} interleaved round(s) with the peer order rotated each round; one warm-up request per peer before each measurement. All servers listen on 127.0.0.1.`
       : `- Load generator: ${m.wrk} (one thread, ${m.c} connections, ${m.durationS} s per peer and round; cold workloads cycle their ${COPIES} URLs through a Lua script) for the duration-based workloads; autocannon in the benchmark process for the fixed-count ones (AVIF and mixed). ${m.rounds} interleaved round(s) with the peer order rotated each round; one warm-up request per peer before each measurement. All servers listen on 127.0.0.1.`,
     '- Peers: `halftone` = the built server (dist/main.js), default configuration (result cache on); `halftone (no cache)` = the same with HALFTONE_CACHE_MEMORY_BYTES=0 and HALFTONE_CACHE_DISK_BYTES=0; `plain sharp` = bench/peers/plain-server.mjs (node:http + sharp, sharp defaults, the same encoder settings); `ipx` = IPX through its node server on the same files (no result cache); `bare node:http` = answers the cached variant\'s bytes from memory.',
+    '- Mixed workload: Halftone is asked for `Q_80`, which OSS caps at the source JPEG\'s estimated quality (spec §3.4; four corpus photos are q73); plain sharp and IPX are asked for that capped quality per photo, so all peers encode at the same quality.',
     `- Cold workloads cycle through ${COPIES} byte-identical copies of the source under different names, with Halftone's cache off: every request decodes and encodes (a new URL per request). Halftone is addressed with OSS URLs (\`?x-oss-process=image/resize,w_300/quality,Q_80/format,jpeg\`), IPX with \`/w_300,f_jpeg,q_80/<file>\`.`,
     '- req/s = successful responses ÷ wall time summed over rounds; p50/p99 = median over rounds of the load generator\'s latency percentiles (ms); peak RSS = the child\'s VmHWM, reset before each measurement (/proc/<pid>/clear_refs); ratio = req/s ÷ the reference peer\'s req/s (plain sharp; bare node:http for the cached workload).',
     '',

@@ -6,7 +6,8 @@
  * always an `image/...` chain.
  */
 import { parseOssProcess, type OssParseOptions } from '../dialects/oss/parse.js';
-import { planRecipe, runRecipe, type RunOptions } from '../core/pipeline/run.js';
+import { planRecipe, runRecipe, type RunOptions, type RunResult } from '../core/pipeline/run.js';
+import type { SourceInfo } from '../core/ir.js';
 import { probe } from '../core/codecs/probe.js';
 import { estimatePipelineBytes, type Admission } from './admission.js';
 
@@ -32,23 +33,24 @@ export interface TransformDeps {
 export async function transformOss(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
   const recipe = parseOssProcess(process, deps.parse);
   const options: RunOptions = { ...deps.engine, loadObject: deps.loadObject };
-  const run = () => runRecipe(source, recipe, options);
-  const res = deps.admission === undefined ? await run() : await deps.admission.run(await estimate(source, recipe, options), run);
+  let res: RunResult;
+  if (deps.admission === undefined) res = await runRecipe(source, recipe, options);
+  else {
+    // One header probe serves both the admission estimate and the engine.
+    const info = await probe(source).catch(() => undefined);
+    res = await deps.admission.run(estimate(info, recipe, options), () => runRecipe(source, recipe, options, info));
+  }
   if (res.kind === 'json') return res;
   return { kind: 'image', data: res.data, contentType: res.contentType, format: res.format, width: res.width, height: res.height };
 }
 
 /** Working-memory estimate from the header probe; a source the probe rejects is left to the engine. */
-async function estimate(source: Buffer, recipe: ReturnType<typeof parseOssProcess>, options: RunOptions): Promise<number> {
+function estimate(info: SourceInfo | undefined, recipe: ReturnType<typeof parseOssProcess>, options: RunOptions): number {
+  if (info === undefined) return 0;
   try {
-    const info = await probe(source);
-    try {
-      const planned = planRecipe(recipe, info, options);
-      return estimatePipelineBytes(info, { ...planned.plan.result, format: planned.format });
-    } catch {
-      return estimatePipelineBytes(info);
-    }
+    const planned = planRecipe(recipe, info, options);
+    return estimatePipelineBytes(info, { ...planned.plan.result, format: planned.format });
   } catch {
-    return 0;
+    return estimatePipelineBytes(info);
   }
 }

@@ -110,10 +110,16 @@ export function planRecipe(recipe: Recipe, info: SourceInfo, options: RunOptions
   return { plan: p, format, animated };
 }
 
-/** Runs `recipe` on the encoded image `input`. Throws AppError for every expected failure. */
-export async function runRecipe(input: Buffer, recipe: Recipe, options: RunOptions = {}): Promise<RunResult> {
+/**
+ * Runs `recipe` on the encoded image `input`. Throws AppError for every expected failure.
+ *
+ * `probed`: the header probe of this very `input` when the caller already made it (admission
+ * estimates from it), so the header is read once per request — for formats without a JavaScript
+ * header reader that is a libvips metadata() call saved. Limits are still checked on it here.
+ */
+export async function runRecipe(input: Buffer, recipe: Recipe, options: RunOptions = {}, probed?: SourceInfo): Promise<RunResult> {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const info = await probe(input);
+  const info = probed ?? (await probe(input));
   checkSourceLimits(info, recipe, limits);
 
   if (recipe.terminal === 'info') {
