@@ -4,8 +4,8 @@
  *
  * The engine workloads take about 4–5 minutes on 2 cores (`--quick` about a minute). The
  * target-size group adds its accuracy sweep over the corpus photos (15 photos × 4 formats × 3
- * targets): `--only target-size --no-rss --concurrency 1 --rounds 2` took about 35 minutes at a
- * load average of 15–20 (AVIF about half of it) and should take roughly a quarter of that idle;
+ * targets): `--only target-size --no-rss --concurrency 1 --rounds 2` took 43 minutes at a
+ * load average of 13–21 (AVIF 17 of them) and should take roughly a quarter of that idle;
  * with `--quick` (2 photos) about 3 minutes loaded.
  */
 import { spawn } from 'node:child_process';
