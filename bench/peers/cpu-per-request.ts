@@ -120,7 +120,7 @@ export async function runCpuPerRequest(o: CpuOptions): Promise<void> {
       const { child, port } = await startChild(node, [...nodeArgs, process.env['HALFTONE_BENCH_MAIN'] ?? join(o.root, 'dist/main.js')], {
         HALFTONE_LOG_LEVEL: 'warn', ...settings,
         PORT: '0', HALFTONE_HOST: '127.0.0.1', HALFTONE_DATA_DIR: join(work, 'halftone'), HALFTONE_ACCESS_KEY_ID: AK, HALFTONE_ACCESS_KEY_SECRET: SK,
-        HALFTONE_CACHE_MEMORY_BYTES: '0', HALFTONE_CACHE_DISK_BYTES: '0',
+        HALFTONE_CACHE_MEMORY_BYTES: '0', HALFTONE_CACHE_DISK_BYTES: '0', HALFTONE_HOT_CACHE_BYTES: '0',
         // A request queued behind slow AVIF encodes on a loaded machine sends nothing for minutes;
         // the default idle timeout (120 s) would close its connection. Plain sharp and IPX have none.
         HALFTONE_IDLE_TIMEOUT_MS: '900000',
