@@ -234,6 +234,8 @@ export async function runPeers(o: PeersOptions): Promise<void> {
     const halftone = async (id: string, label: string, env: Record<string, string>) => {
       const dataDir = join(work, id);
       const { child, port } = await startChild(node, [join(o.root, 'dist/main.js')], {
+        // HALFTONE_* settings of the bench's own environment reach both Halftone peers (tuning runs).
+        ...Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('HALFTONE_') && v !== undefined)) as Record<string, string>,
         PORT: '0', HALFTONE_HOST: '127.0.0.1', HALFTONE_DATA_DIR: dataDir, HALFTONE_ACCESS_KEY_ID: AK, HALFTONE_ACCESS_KEY_SECRET: SK, ...env,
       }, /listening on http:\/\/127\.0\.0\.1:(\d+)/, o.root);
       children.push(child);
