@@ -16,17 +16,15 @@
  * build of the server (to compare two versions) can be named in HALFTONE_BENCH_MAIN.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Pool } from 'undici';
 import { ensureBuilt } from '../../test/helpers/server.js';
-import { bigJpeg, rgbaPng } from '../workloads/image-resize.js';
 import { loadAverage } from '../lib/machine.js';
 import type { BenchContext } from '../lib/types.js';
-import { AK, COPIES, SK, SRCSET, opPath, peerQualities, signedPut, startChild, stopChild, type Fmt } from './run.js';
+import { AK, COPIES, SK, prepareSources, SRCSET, opPath, peerQualities, signedPut, startChild, stopChild, type Fmt } from './run.js';
 
 export interface CpuOptions {
   readonly quick: boolean;
@@ -98,18 +96,7 @@ export async function runCpuPerRequest(o: CpuOptions): Promise<void> {
   const c = o.concurrency ?? 8;
   const rounds = o.quick ? 2 : 4;
   ensureBuilt();
-  const work = await mkdtemp(join(tmpdir(), 'halftone-cpu-'));
-  const files = join(work, 'files');
-  await mkdir(files, { recursive: true });
-  const jpeg = await bigJpeg(o.ctx);
-  const png = await rgbaPng(o.ctx);
-  for (let i = 0; i < COPIES; i++) {
-    await writeFile(join(files, `src-${i}.jpg`), jpeg);
-    await writeFile(join(files, `rgba-${i}.png`), png);
-  }
-  const photosDir = join(o.ctx.corpusDir, 'photos');
-  const photos = existsSync(photosDir) ? (await readdir(photosDir)).filter((f) => f.endsWith('.jpg')).sort() : [];
-  for (const p of photos) await copyFile(join(photosDir, p), join(files, p));
+  const { work, files, photos } = await prepareSources(o.ctx, 'halftone-cpu-');
 
   const servers: Server[] = [];
   try {

@@ -207,24 +207,33 @@ async function probeOutput(peer: Peer, path: string): Promise<{ bytes: number; s
   return { bytes: body.length, size: `${m.format} ${m.width}×${m.height}` };
 }
 
+/**
+ * A temp work dir whose `files/` holds the sources every peer serves: {@link COPIES} copies of
+ * the big JPEG (`src-<i>.jpg`) and of the RGBA PNG (`rgba-<i>.png`), and the corpus photos.
+ */
+export async function prepareSources(ctx: BenchContext, prefix: string): Promise<{ work: string; files: string; photos: string[] }> {
+  const work = await mkdtemp(join(tmpdir(), prefix));
+  const files = join(work, 'files');
+  await mkdir(files, { recursive: true });
+  const jpeg = await bigJpeg(ctx);
+  const png = await rgbaPng(ctx);
+  for (let i = 0; i < COPIES; i++) {
+    await writeFile(join(files, `src-${i}.jpg`), jpeg);
+    await writeFile(join(files, `rgba-${i}.png`), png);
+  }
+  const photosDir = join(ctx.corpusDir, 'photos');
+  const photos = existsSync(photosDir) ? (await readdir(photosDir)).filter((f) => f.endsWith('.jpg')).sort() : [];
+  for (const p of photos) await copyFile(join(photosDir, p), join(files, p));
+  return { work, files, photos };
+}
+
 export async function runPeers(o: PeersOptions): Promise<void> {
   const log = o.ctx.log;
   const c = o.concurrency ?? 8;
   const durationS = o.quick ? 3 : 10;
   const rounds = o.quick ? 1 : 3;
   ensureBuilt();
-  const work = await mkdtemp(join(tmpdir(), 'halftone-peers-'));
-  const files = join(work, 'files');
-  await mkdir(files, { recursive: true });
-  const jpeg = await bigJpeg(o.ctx);
-  const png = await rgbaPng(o.ctx);
-  for (let i = 0; i < COPIES; i++) {
-    await writeFile(join(files, `src-${i}.jpg`), jpeg);
-    await writeFile(join(files, `rgba-${i}.png`), png);
-  }
-  const photosDir = join(o.ctx.corpusDir, 'photos');
-  const photos = existsSync(photosDir) ? (await readdir(photosDir)).filter((f) => f.endsWith('.jpg')).sort() : [];
-  for (const p of photos) await copyFile(join(photosDir, p), join(files, p));
+  const { work, files, photos } = await prepareSources(o.ctx, 'halftone-peers-');
   if (photos.length === 0) log('corpus photos not found: the mixed workload is skipped');
 
   const peers: Peer[] = [];
