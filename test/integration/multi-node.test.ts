@@ -21,11 +21,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
-import { startServer, TEST_AK, TEST_SK, type RunningServer } from '../helpers/server.js';
+import { startServer, type RunningServer } from '../helpers/server.js';
 import { startLocalS3, type LocalS3 } from '../helpers/s3-server.js';
 import { REDIS_MISSING, findRedisServer, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
 import { POSTGRES_MISSING, pgBin, startLocalPostgres, type LocalPostgres } from '../helpers/postgres-server.js';
-import { startWorker, type RunningWorker } from '../helpers/worker.js';
+import { scaleOutEnv, startWorker, type RunningWorker } from '../helpers/worker.js';
 import { KEY, query, submit } from '../tasks/client.js';
 import { oss } from '../video/client.js';
 import { decode, noFfmpeg, specClip } from '../video/helpers.js';
@@ -111,26 +111,7 @@ describe('multi-node scale-out: 2 nodes, 2 workers, S3 + Redis + PostgreSQL', { 
   before(async () => {
     [s3, redis, pgServer] = await Promise.all([startLocalS3('halftone-multinode'), startLocalRedis(), startLocalPostgres()]);
     const databaseUrl = await pgServer.createDatabase('halftone');
-    env = {
-      HALFTONE_ACCESS_KEY_ID: TEST_AK,
-      HALFTONE_ACCESS_KEY_SECRET: TEST_SK,
-      HALFTONE_LOG_LEVEL: 'warn',
-      HALFTONE_STORAGE: 's3',
-      HALFTONE_S3_ENDPOINT: s3.endpoint,
-      HALFTONE_S3_REGION: s3.region,
-      HALFTONE_S3_BUCKET: s3.bucket,
-      HALFTONE_S3_ACCESS_KEY_ID: s3.accessKeyId,
-      HALFTONE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      HALFTONE_S3_FORCE_PATH_STYLE: 'true',
-      HALFTONE_QUEUE: 'bullmq',
-      REDIS_URL: redis.url,
-      HALFTONE_REDIS_PREFIX: 'multinode',
-      HALFTONE_META: 'postgres',
-      DATABASE_URL: databaseUrl,
-      HALFTONE_API_KEYS: KEY,
-      HALFTONE_TASK_RATE_LIMIT: '1000',
-      HALFTONE_JOB_CONCURRENCY: '1',
-    };
+    env = scaleOutEnv({ s3, redis, databaseUrl, redisPrefix: 'multinode', apiKey: KEY });
     nodeDirs = [newDir(), newDir()];
     workerDirs = [newDir(), newDir()];
     await startNodes();

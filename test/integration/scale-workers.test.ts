@@ -13,10 +13,10 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { ensureBuilt, startServer, TEST_AK, TEST_SK, type RunningServer } from '../helpers/server.js';
+import { ensureBuilt, startServer, type RunningServer } from '../helpers/server.js';
 import { startLocalS3, type LocalS3 } from '../helpers/s3-server.js';
 import { redisSkip, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
-import { startWorker, type RunningWorker as Worker } from '../helpers/worker.js';
+import { scaleOutEnv, startWorker, type RunningWorker as Worker } from '../helpers/worker.js';
 import { POSTGRES_MISSING, pgBin, startLocalPostgres, type LocalPostgres } from '../helpers/postgres-server.js';
 import { KEY, query, submit } from '../tasks/client.js';
 
@@ -55,24 +55,7 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
     redis = await startLocalRedis();
     pgServer = await startLocalPostgres();
     env = {
-      HALFTONE_ACCESS_KEY_ID: TEST_AK,
-      HALFTONE_ACCESS_KEY_SECRET: TEST_SK,
-      HALFTONE_LOG_LEVEL: 'warn',
-      HALFTONE_STORAGE: 's3',
-      HALFTONE_S3_ENDPOINT: s3.endpoint,
-      HALFTONE_S3_REGION: s3.region,
-      HALFTONE_S3_BUCKET: s3.bucket,
-      HALFTONE_S3_ACCESS_KEY_ID: s3.accessKeyId,
-      HALFTONE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      HALFTONE_S3_FORCE_PATH_STYLE: 'true',
-      HALFTONE_QUEUE: 'bullmq',
-      REDIS_URL: redis.url,
-      HALFTONE_REDIS_PREFIX: 'workertest',
-      HALFTONE_META: 'postgres',
-      DATABASE_URL: await pgServer.createDatabase('workers'),
-      HALFTONE_API_KEYS: KEY,
-      HALFTONE_TASK_RATE_LIMIT: '1000',
-      HALFTONE_JOB_CONCURRENCY: '1',
+      ...scaleOutEnv({ s3, redis, databaseUrl: await pgServer.createDatabase('workers'), redisPrefix: 'workertest', apiKey: KEY }),
       HALFTONE_TASK_TIMEOUT_MS: '300000',
     };
     nodeA = await startServer({ dataDir: newDir(), env: { ...env, HALFTONE_RUN_JOBS: 'false' } });
