@@ -72,6 +72,17 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
     await s3?.stop();
   });
 
+  /** Runs `halftone worker` with `settings` (plus PATH and a fresh data dir) until it exits. */
+  const startRefusedWorker = async (settings: Record<string, string>): Promise<{ code: number | null; err: string }> => {
+    const child = spawn(process.execPath, [join(root, 'bin/halftone.js'), 'worker'], {
+      cwd: root, env: { PATH: process.env['PATH'] ?? '', ...settings, HALFTONE_DATA_DIR: newDir() }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    return { code, err };
+  };
+
   test('--help describes the command', async () => {
     ensureBuilt();
     const child = spawn(process.execPath, [join(root, 'bin/halftone.js'), 'worker', '--help'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -86,34 +97,19 @@ describe('halftone worker (scale-out: BullMQ + S3)', { skip }, () => {
 
   test('with the embedded queue a worker refuses to start, with the reason', async () => {
     ensureBuilt();
-    const child = spawn(process.execPath, [join(root, 'bin/halftone.js'), 'worker'], {
-      cwd: root, env: { PATH: process.env['PATH'] ?? '', HALFTONE_DATA_DIR: newDir() }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    const { code, err } = await startRefusedWorker({});
     assert.equal(code, 2);
     assert.match(err, /worker needs HALFTONE_QUEUE=bullmq/);
   });
 
   test('with fs storage a worker refuses to start, with the reason', async () => {
-    const child = spawn(process.execPath, [join(root, 'bin/halftone.js'), 'worker'], {
-      cwd: root, env: { PATH: process.env['PATH'] ?? '', ...env, HALFTONE_STORAGE: 'fs', HALFTONE_DATA_DIR: newDir() }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    const { code, err } = await startRefusedWorker({ ...env, HALFTONE_STORAGE: 'fs' });
     assert.equal(code, 2);
     assert.match(err, /worker needs HALFTONE_STORAGE=s3/);
   });
 
   test('with SQLite metadata a worker refuses to start, with the reason', async () => {
-    const child = spawn(process.execPath, [join(root, 'bin/halftone.js'), 'worker'], {
-      cwd: root, env: { PATH: process.env['PATH'] ?? '', ...env, HALFTONE_META: 'sqlite', HALFTONE_DATA_DIR: newDir() }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    const { code, err } = await startRefusedWorker({ ...env, HALFTONE_META: 'sqlite' });
     assert.equal(code, 2);
     assert.match(err, /worker needs HALFTONE_META=postgres/);
   });
