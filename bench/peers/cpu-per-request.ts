@@ -24,7 +24,7 @@ import { Pool } from 'undici';
 import { ensureBuilt } from '../../test/helpers/server.js';
 import { loadAverage } from '../lib/machine.js';
 import type { BenchContext } from '../lib/types.js';
-import { AK, COPIES, SK, prepareSources, SRCSET, opPath, peerQualities, signedPut, startChild, stopChild, type Fmt } from './run.js';
+import { AK, COPIES, SK, halftoneSettingsFromEnv, prepareSources, SRCSET, opPath, peerQualities, signedPut, startChild, stopChild, type Fmt } from './run.js';
 
 export interface CpuOptions {
   readonly quick: boolean;
@@ -103,9 +103,8 @@ export async function runCpuPerRequest(o: CpuOptions): Promise<void> {
     const node = process.execPath;
     {
       const nodeArgs = (process.env['HALFTONE_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-      const settings = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('HALFTONE_') && e[1] !== undefined));
       const { child, port } = await startChild(node, [...nodeArgs, process.env['HALFTONE_BENCH_MAIN'] ?? join(o.root, 'dist/main.js')], {
-        HALFTONE_LOG_LEVEL: 'warn', ...settings,
+        HALFTONE_LOG_LEVEL: 'warn', ...halftoneSettingsFromEnv(),
         PORT: '0', HALFTONE_HOST: '127.0.0.1', HALFTONE_DATA_DIR: join(work, 'halftone'), HALFTONE_ACCESS_KEY_ID: AK, HALFTONE_ACCESS_KEY_SECRET: SK,
         HALFTONE_CACHE_MEMORY_BYTES: '0', HALFTONE_CACHE_DISK_BYTES: '0', HALFTONE_HOT_CACHE_BYTES: '0',
         // A request queued behind slow AVIF encodes on a loaded machine sends nothing for minutes;

@@ -207,6 +207,11 @@ async function probeOutput(peer: Peer, path: string): Promise<{ bytes: number; s
   return { bytes: body.length, size: `${m.format} ${m.width}×${m.height}` };
 }
 
+/** HALFTONE_* settings of the bench's own environment, passed on to the Halftone peers (tuning runs). */
+export function halftoneSettingsFromEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('HALFTONE_') && e[1] !== undefined));
+}
+
 /**
  * A temp work dir whose `files/` holds the sources every peer serves: {@link COPIES} copies of
  * the big JPEG (`src-<i>.jpg`) and of the RGBA PNG (`rgba-<i>.png`), and the corpus photos.
@@ -243,8 +248,7 @@ export async function runPeers(o: PeersOptions): Promise<void> {
     const halftone = async (id: string, label: string, env: Record<string, string>) => {
       const dataDir = join(work, id);
       const { child, port } = await startChild(node, [join(o.root, 'dist/main.js')], {
-        // HALFTONE_* settings of the bench's own environment reach both Halftone peers (tuning runs).
-        ...Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('HALFTONE_') && v !== undefined)) as Record<string, string>,
+        ...halftoneSettingsFromEnv(),
         PORT: '0', HALFTONE_HOST: '127.0.0.1', HALFTONE_DATA_DIR: dataDir, HALFTONE_ACCESS_KEY_ID: AK, HALFTONE_ACCESS_KEY_SECRET: SK, ...env,
       }, /listening on http:\/\/127\.0\.0\.1:(\d+)/, o.root);
       children.push(child);
