@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import type { TransformDeps, TransformResult } from './app/transform-image.js';
 import { resolveCredentials } from './config/credentials.js';
 import { load, type Config } from './config/schema.js';
@@ -188,11 +189,16 @@ export async function compose(config: Config, log: (line: string) => void = cons
     rateLimit: (key) => abstractLimiter.take(key),
     onInternalError,
   };
+  // Request logs go to stdout through an asynchronous destination: lines written while a write is
+  // in flight are joined into the next one (one write(2) per line cost a quarter of a cached
+  // hit's time). Pending lines are flushed at close and at process exit.
+  const logStream = config.logLevel === 'silent' ? undefined : pino.destination({ dest: 1, sync: false });
   const app = buildServer({
     abstract: abstractRoutes,
-    logger: { level: config.logLevel },
+    logger: { level: config.logLevel, ...(logStream === undefined ? {} : { stream: logStream }) },
     observability: {
       metrics,
+      ...(logStream === undefined ? {} : { logStream }),
       ...(prom === undefined ? {} : { exposition: prom }),
       cfPrefix: config.cfPrefix,
       readiness: () => checkReadiness([
@@ -262,6 +268,11 @@ export async function compose(config: Config, log: (line: string) => void = cons
       await resultCache.close();
       await Promise.all(redisLimiters.map((l) => l.close()));
       await stores.close();
+      try {
+        logStream?.flushSync();
+      } catch {
+        // stdout closed: nothing left to flush to.
+      }
     },
   };
 }

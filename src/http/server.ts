@@ -5,6 +5,7 @@
  * BlobStore and read small XML/process bodies themselves, so a 5 GB PUT never sits in memory.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { DestinationStream } from 'pino';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { AppError } from '../core/errors.js';
 import { presentOssError, registerOssRoutes, type OssRouteDeps } from './oss/routes.js';
@@ -25,8 +26,8 @@ export interface ServerDeps {
   readonly cloudflare?: CfRouteDeps;
   /** Hosted images (delivery + Images REST API); absent = not mounted. */
   readonly images?: ImagesRouteDeps;
-  /** Fastify logger option: false (tests), or pino options such as `{ level: 'info' }`. */
-  readonly logger?: boolean | { readonly level: string };
+  /** Fastify logger option: false (tests), or pino options such as `{ level: 'info' }` (with an optional destination stream). */
+  readonly logger?: boolean | { readonly level: string; readonly stream?: DestinationStream };
   /** Metrics, `/metrics`, `/readyz`, request logs and `x-request-id`; absent = not mounted. */
   readonly observability?: ObservabilityDeps;
   /** OpenAPI document and UI at `/docs`; absent = not mounted. */

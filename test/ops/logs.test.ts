@@ -4,7 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import sharp from 'sharp';
 import { startServer } from '../helpers/server.js';
+import { client } from '../integration/oss-client.js';
 
 test('JSON request logs carry the response request id and redact signatures', async () => {
   const server = await startServer({ env: { HALFTONE_LOG_LEVEL: 'info' } });
@@ -36,6 +38,38 @@ test('at warn, request lines are not logged', async () => {
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(!server.output().includes('"msg":"request"'), server.output());
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a hot-cache hit logs the same request line as the routed miss, marked hot', async () => {
+  const server = await startServer({ env: { HALFTONE_LOG_LEVEL: 'info' } });
+  try {
+    const oss = client({ endpoint: server.url, bucket: 'logs' });
+    await oss.putBucket('logs');
+    await oss.putBucketACL('logs', 'public-read');
+    await oss.put('a.png', await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3a6' } }).png().toBuffer());
+    const url = `${server.url}/logs/a.png?x-oss-process=image/resize,w_32`;
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(url);
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      ids.push(res.headers.get('x-request-id')!);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const lines = server.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [miss, hit] = ids.map((id) => lines.find((l) => l['reqId'] === id));
+    assert.ok(miss && hit, server.output());
+    assert.equal(hit['hot'], true, 'the second request was answered by the hot cache');
+    assert.equal(miss['hot'], undefined);
+    const { time: _t1, reqId: _r1, ms: _m1, hot: _h, ...hitRest } = hit;
+    const { time: _t2, reqId: _r2, ms: _m2, ...missRest } = miss;
+    assert.deepEqual(hitRest, missRest, 'same level, pid, hostname, dialect, method, url, route, status and msg');
+    assert.deepEqual(Object.keys(hit), [...Object.keys(miss).filter((k) => k !== 'msg'), 'hot', 'msg'], 'same field order');
+    assert.equal(typeof hit['ms'], 'number');
+    assert.ok(Math.abs(Number(hit['time']) - Date.now()) < 60_000);
   } finally {
     await server.stop();
   }

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdmission } from '../../src/app/admission.js';
+import { createAdmission, sampledRss } from '../../src/app/admission.js';
 import { createVariants } from '../../src/app/variants.js';
 import { isAppError } from '../../src/core/errors.js';
 import { photo, startPerfHarness } from './harness.js';
@@ -39,6 +39,18 @@ test('admission: slots, FIFO queue, refusal with retryAfter beyond the queue', a
   assert.equal(s.active, 0);
   assert.equal(s.refused, 1);
   assert.equal(s.admitted, 4);
+});
+
+test('sampledRss reads the RSS again only after 10 ms', () => {
+  let reads = 0;
+  let t = 1000;
+  const rss = sampledRss(() => ++reads * 100, () => t);
+  assert.equal(rss(), 100);
+  t += 9;
+  assert.equal(rss(), 100, 'reused within 10 ms');
+  t += 1;
+  assert.equal(rss(), 200, 'read again at 10 ms');
+  assert.equal(reads, 2);
 });
 
 test('admission: the memory budget holds back a pipeline until memory is released; a lone one always runs', async () => {

@@ -59,6 +59,9 @@ interface StyleRow { bucket: string; name: string; content: string; created_at: 
 interface UploadRow { id: string; bucket: string; key: string; initiated: number; template: string }
 interface PartRow { upload_id: string; part_number: number; blob_id: string; size: number; etag: string; last_modified: number }
 
+/** Milliseconds between two reads of PRAGMA data_version by the change clock. */
+const EXTERNAL_CHECK_MS = 1;
+
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 /** A stored JSON map; the common empty one is not parsed. */
 const jsonMap = (text: string): Readonly<Record<string, string>> => (text === '{}' ? EMPTY : JSON.parse(text) as Record<string, string>);
@@ -187,13 +190,19 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
 
   // Change clock (MetaStore.changes): every write below bumps its bucket; a commit by another
   // connection (a CLI process on the same file) moves PRAGMA data_version and counts as a change
-  // of every bucket.
+  // of every bucket. data_version is read at most once per EXTERNAL_CHECK_MS (the hot cache asks
+  // on every hit), so another process's commit is seen at most that long after it lands; this
+  // process's own writes bump their bucket at once.
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   let seq = 0;
   let floor = 0;
   let seenVersion = dataVersion.get();
+  let checkedAt = performance.now();
   const bucketSeq = new Map<string, number>();
   const external = (): void => {
+    const t = performance.now();
+    if (t - checkedAt < EXTERNAL_CHECK_MS) return;
+    checkedAt = t;
     const v = dataVersion.get();
     if (v !== seenVersion) {
       seenVersion = v;
