@@ -7,17 +7,12 @@
 import { createHmac } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
 import { createFsBlobStore } from './adapters/storage/fs.js';
-import { createS3BlobStore, type S3BlobStore } from './adapters/storage/s3.js';
+import type { S3BlobStore } from './adapters/storage/s3.js';
 import { createSqliteMetaStore } from './adapters/meta/sqlite.js';
-import { createPostgresMetaStore } from './adapters/meta/postgres.js';
 import { createFsResultFiles } from './adapters/results/fs.js';
-import { createS3ResultFiles } from './adapters/results/s3.js';
 import { createFsTaskInputs } from './adapters/tasks/inputs-fs.js';
-import { createS3TaskInputs } from './adapters/tasks/inputs-s3.js';
 import { createEmbeddedQueue } from './adapters/queue/embedded.js';
-import { createBullMQQueue } from './adapters/queue/bullmq.js';
 import { createFfmpegTools } from './adapters/video/ffmpeg.js';
 import { createWebhookSender } from './adapters/notify/webhook.js';
 import { createObjectService, type ObjectService } from './app/oss-objects.js';
@@ -39,12 +34,24 @@ export function createVideoTools(config: Pick<Config, 'ffmpegPath' | 'ffprobePat
   return createFfmpegTools({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, concurrency: config.videoConcurrency, timeoutMs: config.videoTimeoutS * 1000 });
 }
 
-function createS3BlobStoreOf(config: Config): S3BlobStore {
+// The scale-out adapters (S3, PostgreSQL, BullMQ/Redis) are loaded only when configured: their
+// modules are about a third of an embedded server's JavaScript heap, and a smaller heap makes every
+// major GC cheaper (an image server collects often: each request moves megabytes of Buffers).
+
+async function createS3BlobStoreOf(config: Config): Promise<S3BlobStore> {
+  const { createS3BlobStore } = await import('./adapters/storage/s3.js');
   return createS3BlobStore({
     endpoint: config.s3Endpoint, region: config.s3Region, bucket: config.s3Bucket, prefix: config.s3Prefix,
     ...(config.s3AccessKeyId === undefined || config.s3SecretAccessKey === undefined ? {} : { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey }),
     forcePathStyle: config.s3ForcePathStyle === 'true',
   });
+}
+
+/** The MetaStore: SQLite in the data dir, or PostgreSQL (HALFTONE_META=postgres). */
+async function openMetaStore(config: Config, dataDir: string): Promise<MetaStore> {
+  if (config.meta !== 'postgres') return createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
+  const { createPostgresMetaStore } = await import('./adapters/meta/postgres.js');
+  return createPostgresMetaStore({ connectionString: config.databaseUrl });
 }
 
 /** Where state lives: object bytes and metadata, task inputs and result files. */
@@ -67,12 +74,10 @@ export interface Stores {
  */
 export async function composeStores(config: Config, dataDir: string, accessKey: { id: string; secret: string }, onObjectChanged?: (bucket: string, key: string) => void): Promise<Stores> {
   // Scale-out mode: object bytes in an S3-compatible bucket shared by every node (docs/deploy.md).
-  const s3 = config.storage === 's3' ? createS3BlobStoreOf(config) : undefined;
+  const s3 = config.storage === 's3' ? await createS3BlobStoreOf(config) : undefined;
   const blobs = s3 ?? (await createFsBlobStore({ dir: dataDir }));
   // Metadata: SQLite in the data dir, or PostgreSQL shared by every node in scale-out mode.
-  const meta = config.meta === 'postgres'
-    ? await createPostgresMetaStore({ connectionString: config.databaseUrl })
-    : createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
+  const meta = await openMetaStore(config, dataDir);
   await meta.putAccessKey({ id: accessKey.id, secret: accessKey.secret });
   const objects = createObjectService({
     blobs, meta, maxObjectBytes: config.maxObjectBytes, maxProcessBytes: config.maxProcessBytes,
@@ -81,7 +86,8 @@ export async function composeStores(config: Config, dataDir: string, accessKey: 
   // Compression-task inputs and result files: with HALFTONE_STORAGE=s3 in the shared bucket, so
   // any node serves a result any worker published; the URL signing key is derived from the access
   // key secret every node shares.
-  const taskS3 = s3 === undefined ? undefined : new S3Client({
+  const S3Client = s3 === undefined ? undefined : (await import('@aws-sdk/client-s3')).S3Client;
+  const taskS3 = S3Client === undefined ? undefined : new S3Client({
     region: config.s3Region, forcePathStyle: config.s3ForcePathStyle === 'true',
     ...(config.s3Endpoint === '' ? {} : { endpoint: config.s3Endpoint }),
     ...(config.s3AccessKeyId === undefined || config.s3SecretAccessKey === undefined ? {} : { credentials: { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } }),
@@ -89,10 +95,10 @@ export async function composeStores(config: Config, dataDir: string, accessKey: 
   });
   const results = taskS3 === undefined
     ? await createFsResultFiles({ dataDir })
-    : await createS3ResultFiles({ client: taskS3, bucket: config.s3Bucket, prefix: config.s3Prefix, secret: createHmac('sha256', accessKey.secret).update('halftone result URLs').digest() });
+    : await (await import('./adapters/results/s3.js')).createS3ResultFiles({ client: taskS3, bucket: config.s3Bucket, prefix: config.s3Prefix, secret: createHmac('sha256', accessKey.secret).update('halftone result URLs').digest() });
   const taskInputs = taskS3 === undefined
     ? await createFsTaskInputs({ dataDir })
-    : createS3TaskInputs({ client: taskS3, bucket: config.s3Bucket, prefix: config.s3Prefix });
+    : (await import('./adapters/tasks/inputs-s3.js')).createS3TaskInputs({ client: taskS3, bucket: config.s3Bucket, prefix: config.s3Prefix });
   return {
     s3, blobs, meta, objects, results, taskInputs,
     async close() {
@@ -110,11 +116,11 @@ export async function composeStores(config: Config, dataDir: string, accessKey: 
  * jobs own files, an expiry hook (in `expireHooks`, by job kind) that removes them before the job
  * is swept.
  */
-export function composeQueue(config: Config, dataDir: string): { queue: JobQueue; expireHooks: Map<string, (job: JobRecord) => void | Promise<void>> } {
+export async function composeQueue(config: Config, dataDir: string): Promise<{ queue: JobQueue; expireHooks: Map<string, (job: JobRecord) => void | Promise<void>> }> {
   const expireHooks = new Map<string, (job: JobRecord) => void | Promise<void>>();
   const onExpire = (job: JobRecord) => expireHooks.get(job.kind)?.(job);
   const queue: JobQueue = config.queue === 'bullmq'
-    ? createBullMQQueue({ url: config.redisUrl, prefix: config.redisPrefix, concurrency: config.jobConcurrency, onExpire })
+    ? (await import('./adapters/queue/bullmq.js')).createBullMQQueue({ url: config.redisUrl, prefix: config.redisPrefix, concurrency: config.jobConcurrency, onExpire })
     : createEmbeddedQueue({ file: join(dataDir, 'jobs.sqlite'), concurrency: config.jobConcurrency, onExpire });
   return { queue, expireHooks };
 }
@@ -200,11 +206,9 @@ export function startBlobGc(config: Pick<Config, 'blobGcIntervalMs' | 'blobGcGra
 
 /** Opens only the blob store and the MetaStore (for `halftone gc`). */
 export async function composeBlobsAndMeta(config: Config, dataDir: string): Promise<{ blobs: BlobStore; meta: MetaStore; close(): Promise<void> }> {
-  const s3 = config.storage === 's3' ? createS3BlobStoreOf(config) : undefined;
+  const s3 = config.storage === 's3' ? await createS3BlobStoreOf(config) : undefined;
   const blobs = s3 ?? (await createFsBlobStore({ dir: dataDir }));
-  const meta = config.meta === 'postgres'
-    ? await createPostgresMetaStore({ connectionString: config.databaseUrl })
-    : createSqliteMetaStore({ file: join(dataDir, 'meta.sqlite') });
+  const meta = await openMetaStore(config, dataDir);
   return {
     blobs, meta,
     async close() {

@@ -35,7 +35,7 @@ import { createResultCache } from './adapters/cache/tiered.js';
 import { createVariants, type VariantStats } from './app/variants.js';
 import { createAdmission, type AdmissionStats } from './app/admission.js';
 import { ossSourceTag } from './app/oss-variants.js';
-import { createRedisRateLimiter, type RedisRateLimiter } from './adapters/ratelimit/redis.js';
+import type { RedisRateLimiter } from './adapters/ratelimit/redis.js';
 import type { RateLimiter } from './ports/rate-limiter.js';
 
 function isEmbeddedQueue(q: JobQueue): q is EmbeddedJobQueue {
@@ -126,7 +126,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
   };
   // Background jobs (compression tasks, video animations): the embedded queue of this data dir, or
   // BullMQ on Redis shared by every node and worker in scale-out mode (docs/deploy.md).
-  const { queue, expireHooks } = composeQueue(config, dataDir);
+  const { queue, expireHooks } = await composeQueue(config, dataDir);
   // Unexpected errors go to the structured log with the request id the client saw.
   const onInternalError = (err: unknown, requestId: string) => app.log.error({ err, reqId: requestId }, 'internal error');
   queue.onSettled((job) => metrics.jobSettled(job.kind, job.state));
@@ -154,8 +154,10 @@ export async function compose(config: Config, log: (line: string) => void = cons
   }
   // Per-key rate limits: in memory for one process; in Redis, shared by every node, in scale-out mode.
   const redisLimiters: RedisRateLimiter[] = [];
+  // ioredis is loaded only in scale-out mode (see compose-shared.ts on lazy adapters).
+  const createRedisRateLimiter = config.queue === 'bullmq' ? (await import('./adapters/ratelimit/redis.js')).createRedisRateLimiter : undefined;
   const rateLimiter = (api: string, perSecond: number): RateLimiter => {
-    if (config.queue !== 'bullmq') return createMemoryRateLimiter({ perSecond });
+    if (createRedisRateLimiter === undefined) return createMemoryRateLimiter({ perSecond });
     const l = createRedisRateLimiter({ url: config.redisUrl, prefix: `${config.redisPrefix}:${api}`, perSecond });
     redisLimiters.push(l);
     return l;
