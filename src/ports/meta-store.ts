@@ -79,6 +79,12 @@ export type PutPartResult =
   | { readonly ok: true; /** Blob id of a part row it replaced (to be removed). */ readonly replaced: string | undefined }
   | { readonly ok: false };
 
+/** A named document of the MetaStore with its version (see {@link MetaStore.putDocumentIf}). */
+export interface VersionedDocument {
+  readonly value: string;
+  readonly version: number;
+}
+
 /**
  * Every method returns a Promise and is atomic on its own: concurrent calls (from this process or
  * from other nodes sharing the store) behave as if run one after another. Callers must not rely on
@@ -86,12 +92,6 @@ export type PutPartResult =
  * method for both (putObjectIf, putStyle with its limit, putPart, completeUpload,
  * deleteBucketIfEmpty).
  */
-/** A named document of the MetaStore with its version (see {@link MetaStore.putDocumentIf}). */
-export interface VersionedDocument {
-  readonly value: string;
-  readonly version: number;
-}
-
 export interface MetaStore {
   // buckets
   /** Inserts the bucket; false (and no change) when the name is taken. */
