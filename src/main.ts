@@ -42,9 +42,6 @@ function isEmbeddedQueue(q: JobQueue): q is EmbeddedJobQueue {
   return typeof (q as Partial<EmbeddedJobQueue>).active === 'function';
 }
 
-export { composeJobs, createVideoTools } from './compose-shared.js';
-export { runWorker } from './compose-worker.js';
-
 /** A composed, not yet listening, application. */
 export interface Composed {
   readonly app: FastifyInstance;
@@ -191,9 +188,10 @@ export async function compose(config: Config, log: (line: string) => void = cons
     rateLimit: (key) => abstractLimiter.take(key),
     onInternalError,
   };
-  // Request logs go to stdout through an asynchronous destination: lines written while a write is
-  // in flight are joined into the next one (one write(2) per line cost a quarter of a cached
-  // hit's time). Pending lines are flushed at close and at process exit.
+  // Request logs go to stdout through an asynchronous destination (lines written while a write is
+  // in flight go out together in the next one), so a slow log reader never blocks the event loop.
+  // Pending lines are flushed at close and at process exit. The same destination takes the
+  // hand-built lines of hot-cache hits (observability.ts), so lines stay in order.
   const logStream = config.logLevel === 'silent' ? undefined : pino.destination({ dest: 1, sync: false });
   const app = buildServer({
     abstract: abstractRoutes,

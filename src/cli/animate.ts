@@ -82,7 +82,7 @@ export function registerAnimate(program: Command): void {
       if (!loaded.ok) throw new AppError('INVALID_ARGUMENT', `Invalid configuration: ${loaded.errors.join('; ')}`);
       const cfg = loaded.config;
       // The composition root builds the ffmpeg adapter (the CLI never imports adapters itself).
-      const { createVideoTools } = await import('../main.js');
+      const { createVideoTools } = await import('../compose-shared.js');
       const tools = createVideoTools(cfg);
       if (!tools.available()) throw new AppError('VIDEO_TOOLS_UNAVAILABLE', `No ffmpeg/ffprobe available (${tools.describe()}).`);
       const info = await tools.probe(input);

@@ -24,8 +24,8 @@ export interface ObservabilityDeps {
   readonly cfPrefix?: string;
   /**
    * The destination of the Fastify logger. When given, hot-cache hits write their request line to
-   * it directly, in the logger's own JSON line shape, instead of through pino (whose formatting was
-   * a large share of a hit's time); without it they log through `app.log`.
+   * it directly, in the logger's own JSON line shape, instead of through pino's formatting (about
+   * 8 µs a line in isolation, against 0.25 µs); without it they log through `app.log`.
    */
   readonly logStream?: { write(line: string): unknown };
 }
