@@ -45,8 +45,12 @@ export interface S3BlobStoreOptions {
   readonly queueSize?: number;
 }
 
-/** S3 BlobStore; also exposes `destroy()` to close the client's sockets. */
+/**
+ * S3 BlobStore; also exposes its client (task inputs and result files share it: same bucket,
+ * credentials and checksum settings) and `destroy()` to close the client's sockets.
+ */
 export interface S3BlobStore extends BlobStore {
+  readonly client: S3Client;
   destroy(): void;
 }
 
@@ -170,6 +174,7 @@ export function createS3BlobStore(opts: S3BlobStoreOptions): S3BlobStore {
   }
 
   return {
+    client,
     async write(source, options: BlobWriteOptions = {}): Promise<BlobWriteResult> {
       const id = randomBytes(16).toString('hex');
       const meter = new Meter(options);
