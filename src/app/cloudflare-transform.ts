@@ -324,7 +324,7 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
         faces = undefined;
       }
     }
-    const res = await runRecipe(source.data, recipe, runOptions, info);
+    const res = await runRecipe(source.data, recipe, runOptions, { src: source.data, info });
     if (res.kind !== 'image') throw new AppError('INTERNAL', 'The engine returned no image.');
     let { width, height } = res;
     if (recipe.ops.some((op) => op.op === 'cfTrim' && op.params.kind === 'border')) {

@@ -8,7 +8,8 @@
 import { parseOssProcess, type OssParseOptions } from '../dialects/oss/parse.js';
 import { planRecipe, runRecipe, type RunOptions, type RunResult } from '../core/pipeline/run.js';
 import type { SourceInfo } from '../core/ir.js';
-import { probe } from '../core/codecs/probe.js';
+import { probeImage } from '../core/codecs/probe.js';
+import type { EncodedImage } from '../core/codecs/source.js';
 import { estimatePipelineBytes, type Admission } from './admission.js';
 
 export type TransformResult =
@@ -26,19 +27,20 @@ export interface TransformDeps {
 }
 
 /**
- * Parses `process` with the OSS dialect and runs it on `source`.
+ * Parses `process` with the OSS dialect and runs it on `source` (bytes, or a stored file that
+ * libvips reads itself: nothing but its header enters the JavaScript heap).
  * Throws AppError (with EC where OSS documents one) for bad parameters, undecodable or
  * over-limit sources. Parameters are validated before the image is touched.
  */
-export async function transformOss(source: Buffer, process: string, deps: TransformDeps): Promise<TransformResult> {
+export async function transformOss(source: EncodedImage, process: string, deps: TransformDeps): Promise<TransformResult> {
   const recipe = parseOssProcess(process, deps.parse);
   const options: RunOptions = { ...deps.engine, loadObject: deps.loadObject };
   let res: RunResult;
   if (deps.admission === undefined) res = await runRecipe(source, recipe, options);
   else {
     // One header probe serves both the admission estimate and the engine.
-    const info = await probe(source).catch(() => undefined);
-    res = await deps.admission.run(estimate(info, recipe, options), () => runRecipe(source, recipe, options, info));
+    const probed = await probeImage(source).catch(() => undefined);
+    res = await deps.admission.run(estimate(probed?.info, recipe, options), () => runRecipe(source, recipe, options, probed));
   }
   if (res.kind === 'json') return res;
   return { kind: 'image', data: res.data, contentType: res.contentType, format: res.format, width: res.width, height: res.height };

@@ -23,8 +23,8 @@ describe('single header probe', () => {
     const real = await probe(example);
     // A probe that claims far more pixels than the limit: only a runRecipe that trusts it refuses.
     const claimed = { ...real, width: 20000, height: 20000 };
-    await assert.rejects(runRecipe(example, parseOssProcess('image/resize,w_100'), {}, claimed), (err: unknown) => isAppError(err) && err.code === 'IMAGE_TOO_LARGE');
-    const ok = await runRecipe(example, parseOssProcess('image/resize,w_100'), {}, real);
+    await assert.rejects(runRecipe(example, parseOssProcess('image/resize,w_100'), {}, { src: example, info: claimed }), (err: unknown) => isAppError(err) && err.code === 'IMAGE_TOO_LARGE');
+    const ok = await runRecipe(example, parseOssProcess('image/resize,w_100'), {}, { src: example, info: real });
     assert.equal(ok.kind, 'image');
   });
 

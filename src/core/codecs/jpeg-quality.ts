@@ -46,15 +46,15 @@ const SUMS1 = [
 ];
 
 /**
- * The quantisation tables (slots 0–3, natural order) defined before the first scan, as libjpeg
- * holds them after `jpeg_read_header`. A later DQT for the same slot replaces the earlier one.
- * Returns undefined when the marker structure is broken before any table is found.
+ * Walks the marker segments of a JPEG header up to its first scan, handing `visit` each segment's
+ * marker and payload bounds (the payload is cut at the end of `buf`). Returns true when the start
+ * of scan (SOS) lies inside `buf`, i.e. every header segment was seen; false when the data ends
+ * first or the marker structure is broken.
  */
-export function readQuantTables(buf: Buffer): Array<number[] | undefined> | undefined {
-  const tables: Array<number[] | undefined> = [undefined, undefined, undefined, undefined];
+export function walkJpegHeader(buf: Buffer, visit?: (marker: number, start: number, end: number) => void): boolean {
   let i = 2;
   while (i + 4 <= buf.length) {
-    if (buf[i] !== 0xff) break;
+    if (buf[i] !== 0xff) return false;
     const marker = buf[i + 1] as number;
     if (marker === 0xff) {
       i += 1; // fill byte
@@ -64,27 +64,39 @@ export function readQuantTables(buf: Buffer): Array<number[] | undefined> | unde
       i += 2;
       continue;
     }
-    if (marker === 0xda || marker === 0xd9) break;
+    if (marker === 0xda) return true;
+    if (marker === 0xd9) return false;
     const len = buf.readUInt16BE(i + 2);
-    if (len < 2) break;
-    if (marker === 0xdb) {
-      let p = i + 4;
-      const end = Math.min(buf.length, i + 2 + len);
-      while (p < end) {
-        const pq = (buf[p] as number) >> 4;
-        const tq = (buf[p] as number) & 0x0f;
-        const size = pq === 0 ? 64 : 128;
-        if (tq > 3 || pq > 1 || p + 1 + size > end) break;
-        const natural = new Array<number>(64);
-        for (let k = 0; k < 64; k++) {
-          natural[ZIGZAG[k] as number] = pq === 0 ? (buf[p + 1 + k] as number) : buf.readUInt16BE(p + 1 + 2 * k);
-        }
-        tables[tq] = natural;
-        p += 1 + size;
-      }
-    }
+    if (len < 2) return false;
+    visit?.(marker, i + 4, Math.min(buf.length, i + 2 + len));
     i += 2 + len;
   }
+  return false;
+}
+
+/**
+ * The quantisation tables (slots 0–3, natural order) defined before the first scan, as libjpeg
+ * holds them after `jpeg_read_header`. A later DQT for the same slot replaces the earlier one.
+ * Returns undefined when the marker structure is broken before any table is found.
+ */
+export function readQuantTables(buf: Buffer): Array<number[] | undefined> | undefined {
+  const tables: Array<number[] | undefined> = [undefined, undefined, undefined, undefined];
+  walkJpegHeader(buf, (marker, start, end) => {
+    if (marker !== 0xdb) return;
+    let p = start;
+    while (p < end) {
+      const pq = (buf[p] as number) >> 4;
+      const tq = (buf[p] as number) & 0x0f;
+      const size = pq === 0 ? 64 : 128;
+      if (tq > 3 || pq > 1 || p + 1 + size > end) break;
+      const natural = new Array<number>(64);
+      for (let k = 0; k < 64; k++) {
+        natural[ZIGZAG[k] as number] = pq === 0 ? (buf[p + 1 + k] as number) : buf.readUInt16BE(p + 1 + 2 * k);
+      }
+      tables[tq] = natural;
+      p += 1 + size;
+    }
+  });
   return tables.some((t) => t !== undefined) ? tables : undefined;
 }
 

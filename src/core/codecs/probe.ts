@@ -8,9 +8,19 @@ import sharp, { type Metadata } from 'sharp';
 import { AppError } from '../errors.js';
 import type { SourceInfo } from '../ir.js';
 import { sharpReadableAvif, sniffFormat } from './sniff.js';
-import { estimateJpegQuality } from './jpeg-quality.js';
+import { estimateJpegQuality, walkJpegHeader } from './jpeg-quality.js';
 import { readBmpHeader } from './bmp.js';
 import { fastJpegHeader, fastPngHeader } from './fast-header.js';
+import { isStoredFile, readEncoded, readHead, vanished, type EncodedImage } from './source.js';
+
+/**
+ * How much of a stored file is read to probe it. JPEG headers (EXIF with its thumbnail, ICC, XMP)
+ * nearly always end well before this; a JPEG whose header does not is read whole.
+ */
+const HEAD_BYTES = 128 * 1024;
+
+/** Formats libvips reads from a file exactly as from memory; the others need their bytes in JS. */
+const FILE_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff']);
 
 const SUPPORTED = 'JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF or BMP';
 
@@ -43,14 +53,38 @@ function unsupported(cause?: unknown): AppError {
 export async function probe(buf: Buffer): Promise<SourceInfo> {
   const format = sniffFormat(buf);
   if (format === null) throw unsupported();
+  return probeHeader(buf, format, buf.length, buf);
+}
+
+/**
+ * Probes a source that may be a stored file, reading only its first {@link HEAD_BYTES}. Returns
+ * the source the engine should go on with: the file itself when libvips can read it as is, else
+ * its bytes (AVIF, HEIC and BMP are prepared in JavaScript; a JPEG whose header runs past the
+ * head is read whole so that its quantisation tables are all seen).
+ */
+export async function probeImage(src: EncodedImage): Promise<{ src: EncodedImage; info: SourceInfo }> {
+  if (!isStoredFile(src)) return { src, info: await probe(src) };
+  const head = await readHead(src, HEAD_BYTES);
+  if (head.length >= src.size) return { src: head, info: await probe(head) };
+  const format = sniffFormat(head);
+  if (format === null) throw unsupported();
+  if (!FILE_FORMATS.has(format) || (format === 'jpeg' && !walkJpegHeader(head))) {
+    const whole = await readEncoded(src);
+    return { src: whole, info: await probe(whole) };
+  }
+  return { src, info: await probeHeader(head, format, src.size, src.path) };
+}
+
+/** `head`: the leading bytes (all of them for a Buffer source); `input`: what libvips reads when the header needs it. */
+async function probeHeader(buf: Buffer, format: NonNullable<ReturnType<typeof sniffFormat>>, bytes: number, input: Buffer | string): Promise<SourceInfo> {
   if (format === 'bmp') {
     const h = readBmpHeader(buf);
-    return { format, width: h.width, height: h.height, frames: 1, orientation: 1, hasAlpha: h.hasAlpha, bytes: buf.length };
+    return { format, width: h.width, height: h.height, frames: 1, orientation: 1, hasAlpha: h.hasAlpha, bytes };
   }
   // Hot path: JPEG and PNG headers read in JavaScript (see fast-header.ts); null falls through.
   const fast = format === 'jpeg' ? fastJpegHeader(buf) : format === 'png' ? fastPngHeader(buf) : null;
   if (fast) {
-    const info: SourceInfo = { format, ...fast, frames: 1, bytes: buf.length };
+    const info: SourceInfo = { format, ...fast, frames: 1, bytes };
     if (format !== 'jpeg') return info;
     const q = estimateJpegQuality(buf);
     return q === undefined ? info : { ...info, jpegQuality: q };
@@ -59,9 +93,10 @@ export async function probe(buf: Buffer): Promise<SourceInfo> {
   try {
     // metadata() parses container and image headers only; pixel data is not decoded. The pixel
     // limit is off here on purpose: limits are checked (with OSS error codes) by the caller.
-    meta = await sharp(format === 'avif' ? sharpReadableAvif(buf) : buf, { limitInputPixels: false }).metadata();
+    meta = await sharp(format === 'avif' && Buffer.isBuffer(input) ? sharpReadableAvif(input) : input, { limitInputPixels: false }).metadata();
   } catch (err) {
     if (/unsupported image format/i.test(String((err as Error)?.message))) throw unsupported(err);
+    if (/input file is missing/i.test(String((err as Error)?.message))) throw vanished(err);
     throw corrupt(err);
   }
   const width = meta.width;
@@ -79,7 +114,7 @@ export async function probe(buf: Buffer): Promise<SourceInfo> {
     frames,
     orientation,
     hasAlpha: meta.hasAlpha === true,
-    bytes: buf.length,
+    bytes,
   };
   if (format === 'jpeg') {
     const q = estimateJpegQuality(buf);

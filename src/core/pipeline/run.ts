@@ -18,7 +18,8 @@ import { plan as planOps, type Plan, type Pass } from './plan.js';
 import { checkOutputLimits, checkSourceLimits, DEFAULT_LIMITS, type Limits } from './limits.js';
 import { formatHasAlpha, MIME_TYPES, resolveOssOutputFormat } from '../output/format.js';
 import { resolveQuality } from '../output/quality.js';
-import { probe } from '../codecs/probe.js';
+import { probeImage } from '../codecs/probe.js';
+import { isStoredFile, readEncoded, vanished, type EncodedImage } from '../codecs/source.js';
 import { toSharpInput } from '../codecs/decode.js';
 import { encodeBmp } from '../codecs/encode-bmp.js';
 import { encodeHeic } from '../codecs/encode-heic.js';
@@ -73,6 +74,7 @@ export function asDecodeError(err: unknown): AppError {
   if (/pixel limit|exceeds pixel/i.test(msg)) {
     return new AppError('IMAGE_TOO_LARGE', 'The image exceeds the pixel limit.', { ec: '0040-00000012', cause: err });
   }
+  if (/input file is missing/i.test(msg)) return vanished(err);
   if (/unsupported image format|bad seek|not a known file format/i.test(msg)) {
     return new AppError('UNSUPPORTED_FORMAT', 'The source is not an image in a supported format.', { cause: err });
   }
@@ -111,19 +113,25 @@ export function planRecipe(recipe: Recipe, info: SourceInfo, options: RunOptions
 }
 
 /**
- * Runs `recipe` on the encoded image `input`. Throws AppError for every expected failure.
+ * Runs `recipe` on the encoded image `source` (bytes, or a stored file libvips reads itself).
+ * Throws AppError for every expected failure.
  *
- * `probed`: the header probe of this very `input` when the caller already made it (admission
- * estimates from it), so the header is read once per request — for formats without a JavaScript
- * header reader that is a libvips metadata() call saved. Limits are still checked on it here.
+ * `probed`: what {@link probeImage} returned for this source when the caller already probed it
+ * (admission estimates from it), so the header is read once per request — for formats without a
+ * JavaScript header reader that is a libvips metadata() call saved. Limits are still checked here.
  */
-export async function runRecipe(input: Buffer, recipe: Recipe, options: RunOptions = {}, probed?: SourceInfo): Promise<RunResult> {
+export async function runRecipe(
+  source: EncodedImage,
+  recipe: Recipe,
+  options: RunOptions = {},
+  probed?: { readonly src: EncodedImage; readonly info: SourceInfo },
+): Promise<RunResult> {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const info = probed ?? (await probe(input));
+  const { src: input, info } = probed ?? (await probeImage(source));
   checkSourceLimits(info, recipe, limits);
 
   if (recipe.terminal === 'info') {
-    return { kind: 'json', body: await ossInfo(input, info) };
+    return { kind: 'json', body: await ossInfo(await readEncoded(input), info) };
   }
   if (recipe.terminal === 'averageHue') {
     const raw = await decodeFirstFrame(input, info, limits);
@@ -180,16 +188,17 @@ function makeEnv(format: OutputFormat, options: RunOptions, limits: Limits): OpE
 }
 
 /** Opens the source for the first pass (one frame unless `animated`). */
-async function sharpFromSource(input: Buffer, info: SourceInfo, limits: Limits, animated: boolean, autoOrient: boolean): Promise<Sharp> {
-  const decoded = await toSharpInput(input, info);
+async function sharpFromSource(input: EncodedImage, info: SourceInfo, limits: Limits, animated: boolean, autoOrient: boolean): Promise<Sharp> {
   const common: SharpOptions = { limitInputPixels: limits.maxSourcePixels, autoOrient };
-  if (Buffer.isBuffer(decoded)) {
-    return sharp(decoded, { ...common, ...(animated ? { animated: true } : { pages: 1 }) });
-  }
+  const frames: SharpOptions = animated ? { animated: true } : { pages: 1 };
+  // probeImage keeps a stored file only for formats libvips reads as they are.
+  if (isStoredFile(input)) return sharp(input.path, { ...common, ...frames });
+  const decoded = await toSharpInput(input, info);
+  if (Buffer.isBuffer(decoded)) return sharp(decoded, { ...common, ...frames });
   return sharp(decoded.data, { ...common, raw: decoded.raw });
 }
 
-async function decodeFirstFrame(input: Buffer, info: SourceInfo, limits: Limits): Promise<RawImage> {
+async function decodeFirstFrame(input: EncodedImage, info: SourceInfo, limits: Limits): Promise<RawImage> {
   try {
     const img = await sharpFromSource(input, info, limits, false, false);
     return await toRaw(img);
@@ -248,7 +257,7 @@ async function copyrightTags(input: Buffer): Promise<Record<string, string>> {
 }
 
 /** Configures the encoder on the final pipeline and returns the encoded bytes. */
-async function encode(img: Sharp, state: ImageState, format: OutputFormat, recipe: Recipe, info: SourceInfo, input?: Buffer): Promise<Buffer> {
+async function encode(img: Sharp, state: ImageState, format: OutputFormat, recipe: Recipe, info: SourceInfo, input?: EncodedImage): Promise<Buffer> {
   const quality = recipe.output.exactQuality ?? resolveQuality(format, recipe.output.quality, info.format === 'jpeg' ? info.jpegQuality : undefined);
   if (format === 'jpeg' && recipe.output.metadata === 'keep') img.keepExif().keepIccProfile();
   const ifd0: Record<string, string> = {};
@@ -259,7 +268,7 @@ async function encode(img: Sharp, state: ImageState, format: OutputFormat, recip
   }
   if (format === 'jpeg' && recipe.output.metadata === 'copyright' && input !== undefined) {
     // Cloudflare `metadata=copyright`: only the rights tags survive (never GPS or camera data).
-    Object.assign(ifd0, await copyrightTags(input));
+    Object.assign(ifd0, await copyrightTags(await readEncoded(input)));
   }
   if (Object.keys(ifd0).length > 0) img.withExif({ IFD0: ifd0 });
   switch (format) {
@@ -290,7 +299,7 @@ async function encode(img: Sharp, state: ImageState, format: OutputFormat, recip
  * Animated sources: decode every frame once, run the plan on each frame as a still image, and
  * re-assemble them with the source's delays and loop count.
  */
-async function runAnimated(input: Buffer, info: SourceInfo, plan: Plan, format: OutputFormat, recipe: Recipe, env: OpEnv, limits: Limits): Promise<RunResult> {
+async function runAnimated(input: EncodedImage, info: SourceInfo, plan: Plan, format: OutputFormat, recipe: Recipe, env: OpEnv, limits: Limits): Promise<RunResult> {
   const src = await sharpFromSource(input, info, limits, true, false);
   const meta = await src.metadata();
   const { data, info: rawInfo } = await src.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
