@@ -10,6 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { AppError } from '../core/errors.js';
+import type { EncodedImage } from '../core/codecs/source.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { BucketAcl, BucketRecord, MetaStore, ObjectAcl, ObjectRecord, PartRecord, StyleRecord, UploadRecord } from '../ports/meta-store.js';
 
@@ -154,6 +155,13 @@ export function createObjectService(deps: ObjectServiceDeps) {
     return o;
   }
 
+  function processable(rec: ObjectRecord): ObjectRecord {
+    if (rec.size > deps.maxProcessBytes) {
+      throw new AppError('IMAGE_TOO_LARGE', `The object is larger than the ${deps.maxProcessBytes}-byte image processing limit.`);
+    }
+    return rec;
+  }
+
   async function freeBlobs(ids: Iterable<string | undefined>): Promise<void> {
     for (const id of ids) {
       // A blob can be shared only transiently; check before removing so nothing live is lost.
@@ -230,11 +238,20 @@ export function createObjectService(deps: ObjectServiceDeps) {
 
     /** Loads a whole object for image processing; refuses objects over the processing cap. */
     async loadObject(bucket: string, key: string): Promise<{ rec: ObjectRecord; data: Buffer }> {
-      const rec = await objectOrThrow(bucket, key);
-      if (rec.size > deps.maxProcessBytes) {
-        throw new AppError('IMAGE_TOO_LARGE', `The object is larger than the ${deps.maxProcessBytes}-byte image processing limit.`);
-      }
+      const rec = processable(await objectOrThrow(bucket, key));
       return { rec, data: await blobs.readAll(rec.blobId) };
+    },
+
+    /**
+     * The object `rec` (from {@link headObject}) as the engine's source: its blob file where the
+     * store keeps blobs as local files (libvips reads it; the bytes never enter the JavaScript
+     * heap), else its bytes. The source is exactly the version `rec` describes. Refuses objects
+     * over the processing cap.
+     */
+    async openImage(rec: ObjectRecord): Promise<EncodedImage> {
+      processable(rec);
+      if (blobs.localPath !== undefined) return { path: blobs.localPath(rec.blobId), size: rec.size };
+      return blobs.readAll(rec.blobId);
     },
 
     async deleteObject(bucket: string, key: string): Promise<void> {

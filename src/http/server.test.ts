@@ -14,6 +14,7 @@ import { createFsBlobStore } from '../adapters/storage/fs.js';
 import { createSqliteMetaStore } from '../adapters/meta/sqlite.js';
 import { createObjectService } from '../app/oss-objects.js';
 import { AppError } from '../core/errors.js';
+import { readEncoded } from '../core/codecs/source.js';
 import type { MetaStore } from '../ports/meta-store.js';
 import { buildServer } from './server.js';
 
@@ -42,7 +43,7 @@ before(async () => {
       objects,
       transform: async (source, process) => {
         calls.push(process);
-        if (!source.toString().startsWith('IMG')) throw new AppError('UNSUPPORTED_FORMAT', 'The source is not an image.');
+        if (!(await readEncoded(source)).toString().startsWith('IMG')) throw new AppError('UNSUPPORTED_FORMAT', 'The source is not an image.');
         return { kind: 'image', data: Buffer.from(`out:${process}`), contentType: 'image/png', format: 'png', width: 1, height: 1 };
       },
       address: { serviceDomains: ['localhost'], cname: { 'img.test': 'pics' }, defaultBucket: '' },

@@ -37,6 +37,12 @@ export interface BlobStore {
   read(id: string, range?: { readonly start: number; readonly end: number }): Readable;
   /** Reads a whole blob into memory (for image processing; callers cap the size first). */
   readAll(id: string): Promise<Buffer>;
+  /**
+   * Where the blob lies on this machine's file system, for readers that take a path (libvips):
+   * only stores that keep blobs as local files have it. The file never changes while the blob
+   * exists; it disappears when the blob is removed.
+   */
+  readonly localPath?: (id: string) => string;
   /** Removes a blob; missing blobs are ignored. */
   remove(id: string): Promise<void>;
   /** Ids of every complete blob (for garbage collection of blobs no metadata refers to). */

@@ -108,6 +108,8 @@ export async function createFsBlobStore(opts: FsBlobStoreOptions): Promise<BlobS
       return readFile(pathOf(id));
     },
 
+    localPath: pathOf,
+
     async remove(id) {
       await unlink(pathOf(id)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;

@@ -17,11 +17,12 @@ import type { Variants } from '../../app/variants.js';
 import type { Admission } from '../../app/admission.js';
 import { ossVariant } from '../../app/oss-variants.js';
 import { offerHot } from '../hot-cache.js';
+import type { EncodedImage } from '../../core/codecs/source.js';
 
 /** What the OSS routes need; built by main.ts. */
 export interface OssRouteDeps {
   readonly objects: ObjectService;
-  readonly transform: (source: Buffer, process: string, deps: TransformDeps) => Promise<TransformResult>;
+  readonly transform: (source: EncodedImage, process: string, deps: TransformDeps) => Promise<TransformResult>;
   readonly address: AddressConfig;
   /** Secret of an access key id (from the shared MetaStore, hence asynchronous). */
   readonly lookupSecret: (accessKeyId: string) => Promise<string | undefined> | string | undefined;
@@ -218,7 +219,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     return { process, viaStyle: false };
   }
 
-  async function runTransform(bucket: string, source: Buffer, process: string): Promise<TransformResult> {
+  async function runTransform(bucket: string, source: EncodedImage, process: string): Promise<TransformResult> {
     if (process.includes('sys/saveas')) throw new AppError('INVALID_ARGUMENT', 'sys/saveas is only allowed in a POST request body.');
     return deps.transform(source, process, {
       admission: deps.admission,
@@ -417,32 +418,37 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     const b = await svc.getBucket(c.bucket);
     let key = c.key;
     let process = c.query.get('x-oss-process');
-    if (process === undefined && await svc.findObject(c.bucket, key) === undefined) {
+    // The object's record is read once and serves the ACL check, the variant key and the source,
+    // so all three describe the same version.
+    let found = await svc.findObject(c.bucket, key);
+    if (process === undefined && found === undefined) {
       const split = await splitStyleDelimiter(c.bucket, key);
       if (split !== undefined) {
         key = split.key;
         process = `style/${split.style}`;
+        found = await svc.findObject(c.bucket, key);
       }
     }
     if (c.auth.kind !== 'signed') {
-      requireRead(c, b, await svc.findObject(c.bucket, key));
+      requireRead(c, b, found);
       if (isProtected(key) && (process === undefined || !process.startsWith('style/'))) {
         throw new AppError('ACCESS_DENIED', 'The channel can be only accessed using style.', { ec: '0040-00000031' });
       }
     }
+    // headObject answers NoSuchKey in OSS's shape.
+    const o = found ?? (await svc.headObject(c.bucket, key));
     if (c.query.has('objectMeta')) {
-      const o = await svc.headObject(c.bucket, key);
       c.reply.header('etag', o.etag).header('last-modified', httpDate(o.lastModified)).header('content-length', String(o.size)).code(200).send();
       return;
     }
     if (process !== undefined && process !== '') {
       const resolved = await resolveStyle(c.bucket, process);
-      const rec = await svc.headObject(c.bucket, key);
+      const rec = o;
       // The ETag is the MD5 of the processed bytes (as OSS sends it); a cached variant keeps it, so
       // a hit answers If-None-Match with 304 without reading the source or touching pixels.
       const variant = deps.variants === undefined ? undefined : ossVariant(c.bucket, key, rec, resolved.process);
       const compute = async () => {
-        const out = await runTransform(c.bucket, (await svc.loadObject(c.bucket, key)).data, resolved.process);
+        const out = await runTransform(c.bucket, await svc.openImage(rec), resolved.process);
         const data = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
         const etag = `"${createHash('md5').update(data).digest('hex').toUpperCase()}"`;
         return { data, meta: { contentType: out.kind === 'image' ? out.contentType : 'application/json', etag } };
@@ -464,7 +470,6 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       else c.reply.send(body);
       return;
     }
-    const o = await svc.headObject(c.bucket, key);
     if (conditional(c, o.etag, o.lastModified)) return;
     objectHeaders(c, o);
     const range = head ? undefined : parseRange(h(c.req, 'range'), o.size);
