@@ -3,7 +3,8 @@
  * server (never prom-client's global one), so several servers in one process — tests — do not
  * collide. Default Node/process metrics (memory, CPU, event-loop lag, GC) are included.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerRequestMetrics } from './request-metrics.js';
 import type { Metrics, RequestSample } from '../../ports/metrics.js';
 
 export interface PromMetrics extends Metrics {
@@ -19,13 +20,9 @@ const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 export function createPromMetrics(opts: { readonly defaultMetrics?: boolean } = {}): PromMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
-  const requests = new Counter({
-    name: 'halftone_http_requests_total', help: 'HTTP requests answered, by dialect, route template, method and status.',
-    labelNames: ['dialect', 'route', 'method', 'status'] as const, registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'halftone_http_request_duration_seconds', help: 'Time from request to response end, by dialect and route template.',
-    labelNames: ['dialect', 'route', 'method'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
+  const requests = registerRequestMetrics(registry, {
+    counter: { name: 'halftone_http_requests_total', help: 'HTTP requests answered, by dialect, route template, method and status.' },
+    histogram: { name: 'halftone_http_request_duration_seconds', help: 'Time from request to response end, by dialect and route template.', buckets: LATENCY_BUCKETS },
   });
   const fetchFailures = new Counter({
     name: 'halftone_source_fetch_failures_total', help: 'Remote source fetches that failed, by reason (error code).',
@@ -41,8 +38,7 @@ export function createPromMetrics(opts: { readonly defaultMetrics?: boolean } = 
     contentType: registry.contentType,
     render: () => registry.metrics(),
     request(s: RequestSample) {
-      requests.inc({ dialect: s.dialect, route: s.route, method: s.method, status: String(s.status) });
-      latency.observe({ dialect: s.dialect, route: s.route, method: s.method }, s.seconds);
+      requests.record(s);
     },
     fetchFailed(reason) {
       fetchFailures.inc({ reason });
