@@ -14,7 +14,8 @@ import { AppError } from '../core/errors.js';
 import type { CfFit, OutputFormat, Recipe, SourceInfo } from '../core/ir.js';
 import { planRecipe, runRecipe } from '../core/pipeline/run.js';
 import type { Limits } from '../core/pipeline/limits.js';
-import { probe } from '../core/codecs/probe.js';
+import { probe, probeImage } from '../core/codecs/probe.js';
+import { readEncoded, type EncodedImage } from '../core/codecs/source.js';
 import { MIME_TYPES } from '../core/output/format.js';
 import { negotiateModernFormat, originalFamily } from '../core/output/negotiate.js';
 import { cfRecipe, parseCfOptions, type CfOptions } from '../dialects/cloudflare/parse.js';
@@ -31,7 +32,8 @@ import { ossSourceTag } from './oss-variants.js';
 export interface CfObjectReader {
   findBucket(name: string): Promise<BucketRecord | undefined>;
   findObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
-  loadObject(bucket: string, key: string): Promise<{ rec: ObjectRecord; data: Buffer }>;
+  /** The object `rec` as the engine's source (its blob file where blobs are local files). */
+  openImage(rec: ObjectRecord): Promise<EncodedImage>;
 }
 
 export interface CfTransformConfig {
@@ -126,7 +128,8 @@ export type CfResult =
   | (Meta & { readonly kind: 'not-modified' });
 
 interface LoadedSource {
-  readonly data: Buffer;
+  /** A stored object's blob file, or bytes (fetched, uploaded, or from a store without local files). */
+  readonly data: EncodedImage;
   readonly etag: string | undefined;
   readonly cacheControl: string | undefined;
 }
@@ -160,9 +163,8 @@ async function sourceObject(path: string, deps: CfTransformDeps): Promise<{ buck
 async function loadSource(req: CfRequest, deps: CfTransformDeps): Promise<LoadedSource> {
   if (req.source.kind === 'loaded') return { data: req.source.data, etag: req.source.etag, cacheControl: req.source.cacheControl };
   if (req.source.kind === 'path') {
-    const { bucket, key } = await sourceObject(req.source.path, deps);
-    const { rec, data } = await deps.objects.loadObject(bucket, key);
-    return { data, etag: rec.etag, cacheControl: rec.headers['cache-control'] };
+    const { rec } = await sourceObject(req.source.path, deps);
+    return { data: await deps.objects.openImage(rec), etag: rec.etag, cacheControl: rec.headers['cache-control'] };
   }
   if (deps.fetcher === undefined) {
     throw new AppError('FETCH_ORIGIN_NOT_ALLOWED', 'Remote sources are not enabled on this server.');
@@ -250,7 +252,10 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
   }
 
   const source = await loadSource(req, deps);
-  const info = await probe(source.data);
+  // Every run below goes on from the probed source (a stored file stays a file for the formats
+  // libvips reads as they are).
+  const probed = await probeImage(source.data);
+  const { info } = probed;
   const originalSize = orientedSize(info);
 
   let { format, negotiated } = chooseFormat(o, info, req.headers.accept);
@@ -282,7 +287,7 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
   // Cache metadata, decided before any pixel work so that a matching If-None-Match costs no decode.
   const fingerprint = createHash('sha256')
     .update(JSON.stringify({ v: 1, recipe, format, json: o.format === 'json' }))
-    .update(source.etag ?? createHash('sha256').update(source.data).digest('hex'))
+    .update(source.etag ?? createHash('sha256').update(await readEncoded(probed.src)).digest('hex'))
     .digest('base64url')
     .slice(0, 22);
   const etag = `"cf-${fingerprint}:${source.etag === undefined ? 'none' : quoteless(source.etag)}"`;
@@ -296,14 +301,14 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
     let { width, height } = planned.plan.result;
     if (recipe.ops.some((op) => op.op === 'cfTrim' && op.params.kind === 'border')) {
       // A border trim's size is only known from the pixels: run it and read the result.
-      const res = await runRecipe(source.data, recipe, runOptions);
+      const res = await runRecipe(probed.src, recipe, runOptions, probed);
       if (res.kind === 'image') ({ width, height } = await probe(res.data));
     }
     const body: Record<string, unknown> = {
       width,
       height,
       original: {
-        file_size: source.data.length,
+        file_size: info.bytes,
         width: originalSize.width,
         height: originalSize.height,
         format: MIME_TYPES[info.format],
@@ -316,7 +321,7 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
   const pixels = async (): Promise<CfResult & { kind: 'image' }> => {
     let faces: number | undefined;
     if (deps.faces !== undefined) {
-      const focused = await focusOnFaces(recipe, source.data, info, runOptions, deps.faces);
+      const focused = await focusOnFaces(recipe, probed, runOptions, deps.faces);
       recipe = focused.recipe;
       faces = focused.faces;
       if (faces === -1) {
@@ -324,7 +329,7 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
         faces = undefined;
       }
     }
-    const res = await runRecipe(source.data, recipe, runOptions, { src: source.data, info });
+    const res = await runRecipe(probed.src, recipe, runOptions, probed);
     if (res.kind !== 'image') throw new AppError('INTERNAL', 'The engine returned no image.');
     let { width, height } = res;
     if (recipe.ops.some((op) => op.op === 'cfTrim' && op.params.kind === 'border')) {
@@ -379,11 +384,11 @@ const FACE_DETECT_SIDE = 640;
  */
 async function focusOnFaces(
   recipe: Recipe,
-  data: Buffer,
-  info: SourceInfo,
+  probed: { readonly src: EncodedImage; readonly info: SourceInfo },
   runOptions: { limits: Limits; animatedWebp: boolean },
   detector: FaceDetector,
 ): Promise<{ recipe: Recipe; faces?: number }> {
+  const { info } = probed;
   const at = recipe.ops.findIndex((op) => op.op === 'cfResize');
   const op = recipe.ops[at];
   if (op === undefined || op.op !== 'cfResize' || op.params.gravity.kind !== 'face') return { recipe };
@@ -394,7 +399,7 @@ async function focusOnFaces(
 
   const pre = recipe.ops.slice(0, at);
   const png = async (ops: Recipe['ops']): Promise<Buffer> => {
-    const res = await runRecipe(data, { ops, output: { format: 'png' } }, { ...runOptions, resolveFormat: () => 'png' });
+    const res = await runRecipe(probed.src, { ops, output: { format: 'png' } }, { ...runOptions, resolveFormat: () => 'png' }, probed);
     if (res.kind !== 'image') throw new AppError('INTERNAL', 'The engine returned no image.');
     return res.data;
   };
