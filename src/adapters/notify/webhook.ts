@@ -3,7 +3,7 @@
  * operator's configuration (HALFTONE_NOTIFY_TOPICS), never from a request, so no SSRF policy
  * applies; redirects are not followed.
  */
-import { request } from 'undici';
+import { loadUndici } from '../source/undici-lazy.js';
 import type { WebhookSender } from '../../ports/webhook.js';
 
 export interface WebhookOptions {
@@ -17,6 +17,7 @@ export function createWebhookSender(options: WebhookOptions = {}): WebhookSender
   return {
     async post(url, body, signal) {
       const timeout = AbortSignal.timeout(timeoutMs);
+      const { request } = await loadUndici();
       const res = await request(url, {
         method: 'POST',
         body,

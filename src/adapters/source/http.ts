@@ -12,7 +12,8 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { Agent, buildConnector, request } from 'undici';
+import type { Agent, buildConnector } from 'undici';
+import { loadUndici, type Undici } from './undici-lazy.js';
 import { AppError, isAppError, type ErrorCode } from '../../core/errors.js';
 import {
   DEFAULT_VIA_TOKEN,
@@ -129,12 +130,15 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
     return first.address;
   }
 
-  const baseConnect = buildConnector({
-    timeout: opts.connectTimeoutMs ?? 10_000,
-    ...(opts.tls?.ca === undefined ? {} : { ca: opts.tls.ca as string | Buffer | (string | Buffer)[] }),
-    ...(opts.tls?.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: opts.tls.rejectUnauthorized }),
-  });
-  const guardedConnect: buildConnector.connector = (connectOpts, callback) => {
+  const connector = (undici: Undici): buildConnector.connector => {
+    const baseConnect = undici.buildConnector({
+      timeout: opts.connectTimeoutMs ?? 10_000,
+      ...(opts.tls?.ca === undefined ? {} : { ca: opts.tls.ca as string | Buffer | (string | Buffer)[] }),
+      ...(opts.tls?.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: opts.tls.rejectUnauthorized }),
+    });
+    return (connectOpts, callback) => guardedConnect(baseConnect, connectOpts, callback);
+  };
+  const guardedConnect = (baseConnect: buildConnector.connector, ...[connectOpts, callback]: Parameters<buildConnector.connector>): void => {
     const { hostname, protocol } = connectOpts;
     const port = connectOpts.port === undefined || connectOpts.port === null ? '' : String(connectOpts.port);
     const urlHost = isIP(hostname) === 6 ? `[${hostname}]` : hostname.toLowerCase();
@@ -148,12 +152,17 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
       (err: unknown) => callback(err instanceof Error ? err : new Error(String(err)), null),
     );
   };
-  const agent = new Agent({
-    connect: guardedConnect,
-    maxRedirections: 0,
-    keepAliveTimeout: 4_000,
-    keepAliveMaxTimeout: 30_000,
-  });
+  // undici (3.7 MB of heap) is loaded with the first remote fetch, not at startup.
+  let pool: Promise<{ request: Undici['request']; agent: Agent }> | undefined;
+  const client = () => (pool ??= loadUndici().then((undici) => ({
+    request: undici.request,
+    agent: new undici.Agent({
+      connect: connector(undici),
+      maxRedirections: 0,
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 30_000,
+    }),
+  })));
 
   async function fetchSource(input: string, options: SourceFetchOptions): Promise<FetchedSource> {
     const { signal, maxBytes, timeoutMs, maxRedirects } = options;
@@ -186,6 +195,7 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
     let url = first.url;
     try {
       for (let hop = 0; ; hop++) {
+        const { request, agent } = await client();
         const res = await request(url, {
           dispatcher: agent,
           method: 'GET',
@@ -275,7 +285,7 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
   return {
     fetchSource,
     close: async () => {
-      await agent.close();
+      if (pool !== undefined) await (await pool).agent.close();
     },
   };
 }
