@@ -14,7 +14,7 @@ import { AppError } from '../core/errors.js';
 import type { CfFit, OutputFormat, Recipe, SourceInfo } from '../core/ir.js';
 import { planRecipe, runRecipe } from '../core/pipeline/run.js';
 import type { Limits } from '../core/pipeline/limits.js';
-import { probe, probeImage } from '../core/codecs/probe.js';
+import { probe, probeImage, type ProbedImage } from '../core/codecs/probe.js';
 import { readEncoded, type EncodedImage } from '../core/codecs/source.js';
 import { MIME_TYPES } from '../core/output/format.js';
 import { negotiateModernFormat, originalFamily } from '../core/output/negotiate.js';
@@ -151,7 +151,13 @@ export function objectAddress(path: string, sourceBucket: string): { bucket: str
 }
 
 /** The stored object a relative source names, after the public-read check (no bytes read). */
-async function sourceObject(path: string, deps: CfTransformDeps): Promise<{ bucket: string; key: string; rec: ObjectRecord }> {
+interface StoredSource {
+  readonly bucket: string;
+  readonly key: string;
+  readonly rec: ObjectRecord;
+}
+
+async function sourceObject(path: string, deps: CfTransformDeps): Promise<StoredSource> {
   const { bucket, key } = objectAddress(path, deps.config.sourceBucket);
   const b = await deps.objects.findBucket(bucket);
   const o = b === undefined ? undefined : await deps.objects.findObject(bucket, key);
@@ -160,10 +166,11 @@ async function sourceObject(path: string, deps: CfTransformDeps): Promise<{ buck
   return { bucket, key, rec: o };
 }
 
-async function loadSource(req: CfRequest, deps: CfTransformDeps): Promise<LoadedSource> {
+/** `stored`: the stored source already looked up for this request (the cache key's), if any. */
+async function loadSource(req: CfRequest, deps: CfTransformDeps, stored: StoredSource | undefined): Promise<LoadedSource> {
   if (req.source.kind === 'loaded') return { data: req.source.data, etag: req.source.etag, cacheControl: req.source.cacheControl };
   if (req.source.kind === 'path') {
-    const { rec } = await sourceObject(req.source.path, deps);
+    const { rec } = stored ?? (await sourceObject(req.source.path, deps));
     return { data: await deps.objects.openImage(rec), etag: rec.etag, cacheControl: rec.headers['cache-control'] };
   }
   if (deps.fetcher === undefined) {
@@ -237,9 +244,12 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
 
   // Result cache, request level: a stored source's variant is found from the request alone (options,
   // the hints they read, the Accept flags negotiation reads, source version), without reading it.
+  // The record found here is also the one whose bytes are read on a miss: key and bytes describe
+  // the same version.
   let cacheKey: { key: string; tag: string } | undefined;
+  let stored: StoredSource | undefined;
   if (deps.variants !== undefined && req.source.kind === 'path' && o.format !== 'json') {
-    const src = await sourceObject(req.source.path, deps);
+    const src = (stored = await sourceObject(req.source.path, deps));
     const accept = req.headers.accept;
     cacheKey = {
       key: variantKey(['cf', CACHE_VERSION, src.bucket, src.key, src.rec.etag, src.rec.lastModified, req.options, o, auto?.width, slow,
@@ -251,7 +261,7 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
     if (hit !== undefined) return fromCached(hit, req.headers['if-none-match']);
   }
 
-  const source = await loadSource(req, deps);
+  const source = await loadSource(req, deps, stored);
   // Every run below goes on from the probed source (a stored file stays a file for the formats
   // libvips reads as they are).
   const probed = await probeImage(source.data);
@@ -384,7 +394,7 @@ const FACE_DETECT_SIDE = 640;
  */
 async function focusOnFaces(
   recipe: Recipe,
-  probed: { readonly src: EncodedImage; readonly info: SourceInfo },
+  probed: ProbedImage,
   runOptions: { limits: Limits; animatedWebp: boolean },
   detector: FaceDetector,
 ): Promise<{ recipe: Recipe; faces?: number }> {

@@ -11,7 +11,7 @@ import { sharpReadableAvif, sniffFormat } from './sniff.js';
 import { estimateJpegQuality, walkJpegHeader } from './jpeg-quality.js';
 import { readBmpHeader } from './bmp.js';
 import { fastJpegHeader, fastPngHeader } from './fast-header.js';
-import { isStoredFile, readEncoded, readHead, vanished, type EncodedImage } from './source.js';
+import { isStoredFile, readEncoded, readHead, vanishedFile, type EncodedImage } from './source.js';
 
 /**
  * How much of a stored file is read to probe it. JPEG headers (EXIF with its thumbnail, ICC, XMP)
@@ -62,7 +62,13 @@ export async function probe(buf: Buffer): Promise<SourceInfo> {
  * its bytes (AVIF, HEIC and BMP are prepared in JavaScript; a JPEG whose header runs past the
  * head is read whole so that its quantisation tables are all seen).
  */
-export async function probeImage(src: EncodedImage): Promise<{ src: EncodedImage; info: SourceInfo }> {
+/** A probed source: what the engine goes on with, and its header facts. */
+export interface ProbedImage {
+  readonly src: EncodedImage;
+  readonly info: SourceInfo;
+}
+
+export async function probeImage(src: EncodedImage): Promise<ProbedImage> {
   if (!isStoredFile(src)) return { src, info: await probe(src) };
   const head = await readHead(src, HEAD_BYTES);
   if (head.length >= src.size) return { src: head, info: await probe(head) };
@@ -96,8 +102,7 @@ async function probeHeader(buf: Buffer, format: NonNullable<ReturnType<typeof sn
     meta = await sharp(format === 'avif' && Buffer.isBuffer(input) ? sharpReadableAvif(input) : input, { limitInputPixels: false }).metadata();
   } catch (err) {
     if (/unsupported image format/i.test(String((err as Error)?.message))) throw unsupported(err);
-    if (/input file is missing/i.test(String((err as Error)?.message))) throw vanished(err);
-    throw corrupt(err);
+    throw vanishedFile(err) ?? corrupt(err);
   }
   const width = meta.width;
   let height = meta.height;

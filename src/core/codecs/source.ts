@@ -23,13 +23,17 @@ export function isStoredFile(src: EncodedImage): src is StoredFile {
   return !Buffer.isBuffer(src);
 }
 
-/** The blob under a stored file disappeared (the object was overwritten or deleted meanwhile). */
-export function vanished(cause: unknown): AppError {
-  return new AppError('NO_SUCH_KEY', 'The object was replaced or deleted while it was being read.', { cause });
+/**
+ * NO_SUCH_KEY when `err` says a stored file disappeared (the object was overwritten or deleted
+ * meanwhile): ENOENT from our own reads, or sharp's "Input file is missing"; else undefined.
+ */
+export function vanishedFile(err: unknown): AppError | undefined {
+  const gone = (err as NodeJS.ErrnoException)?.code === 'ENOENT' || /input file is missing/i.test(String((err as Error)?.message));
+  return gone ? new AppError('NO_SUCH_KEY', 'The object was replaced or deleted while it was being read.', { cause: err }) : undefined;
 }
 
 function readError(err: unknown): unknown {
-  return (err as NodeJS.ErrnoException)?.code === 'ENOENT' ? vanished(err) : err;
+  return vanishedFile(err) ?? err;
 }
 
 /** The whole encoded image in memory. */

@@ -18,8 +18,8 @@ import { plan as planOps, type Plan, type Pass } from './plan.js';
 import { checkOutputLimits, checkSourceLimits, DEFAULT_LIMITS, type Limits } from './limits.js';
 import { formatHasAlpha, MIME_TYPES, resolveOssOutputFormat } from '../output/format.js';
 import { resolveQuality } from '../output/quality.js';
-import { probeImage } from '../codecs/probe.js';
-import { isStoredFile, readEncoded, vanished, type EncodedImage } from '../codecs/source.js';
+import { probeImage, type ProbedImage } from '../codecs/probe.js';
+import { isStoredFile, readEncoded, vanishedFile, type EncodedImage } from '../codecs/source.js';
 import { toSharpInput } from '../codecs/decode.js';
 import { encodeBmp } from '../codecs/encode-bmp.js';
 import { encodeHeic } from '../codecs/encode-heic.js';
@@ -74,7 +74,8 @@ export function asDecodeError(err: unknown): AppError {
   if (/pixel limit|exceeds pixel/i.test(msg)) {
     return new AppError('IMAGE_TOO_LARGE', 'The image exceeds the pixel limit.', { ec: '0040-00000012', cause: err });
   }
-  if (/input file is missing/i.test(msg)) return vanished(err);
+  const gone = vanishedFile(err);
+  if (gone !== undefined) return gone;
   if (/unsupported image format|bad seek|not a known file format/i.test(msg)) {
     return new AppError('UNSUPPORTED_FORMAT', 'The source is not an image in a supported format.', { cause: err });
   }
@@ -124,7 +125,7 @@ export async function runRecipe(
   source: EncodedImage,
   recipe: Recipe,
   options: RunOptions = {},
-  probed?: { readonly src: EncodedImage; readonly info: SourceInfo },
+  probed?: ProbedImage,
 ): Promise<RunResult> {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const { src: input, info } = probed ?? (await probeImage(source));

@@ -435,7 +435,8 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
         throw new AppError('ACCESS_DENIED', 'The channel can be only accessed using style.', { ec: '0040-00000031' });
       }
     }
-    // headObject answers NoSuchKey in OSS's shape.
+    // headObject answers NoSuchKey in OSS's shape. This one record is the version the whole GET
+    // describes (the variant key and the source bytes of a processed GET included).
     const o = found ?? (await svc.headObject(c.bucket, key));
     if (c.query.has('objectMeta')) {
       c.reply.header('etag', o.etag).header('last-modified', httpDate(o.lastModified)).header('content-length', String(o.size)).code(200).send();
@@ -443,12 +444,11 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     }
     if (process !== undefined && process !== '') {
       const resolved = await resolveStyle(c.bucket, process);
-      const rec = o;
       // The ETag is the MD5 of the processed bytes (as OSS sends it); a cached variant keeps it, so
       // a hit answers If-None-Match with 304 without reading the source or touching pixels.
-      const variant = deps.variants === undefined ? undefined : ossVariant(c.bucket, key, rec, resolved.process);
+      const variant = deps.variants === undefined ? undefined : ossVariant(c.bucket, key, o, resolved.process);
       const compute = async () => {
-        const out = await runTransform(c.bucket, await svc.openImage(rec), resolved.process);
+        const out = await runTransform(c.bucket, await svc.openImage(o), resolved.process);
         const data = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
         const etag = `"${createHash('md5').update(data).digest('hex').toUpperCase()}"`;
         return { data, meta: { contentType: out.kind === 'image' ? out.contentType : 'application/json', etag } };
@@ -456,10 +456,10 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       const result = variant === undefined ? await compute() : await deps.variants!.get(variant.key, variant.tag, compute);
       const body = result.data;
       const etag = String(result.meta['etag']);
-      if (conditional(c, etag, rec.lastModified)) return;
+      if (conditional(c, etag, o.lastModified)) return;
       c.reply.code(200)
         .header('content-type', String(result.meta['contentType']))
-        .header('etag', etag).header('last-modified', httpDate(rec.lastModified)).header('content-length', String(body.length));
+        .header('etag', etag).header('last-modified', httpDate(o.lastModified)).header('content-length', String(body.length));
       for (const [q, header] of Object.entries(RESPONSE_OVERRIDES)) {
         const v = c.query.get(q);
         if (v !== undefined) c.reply.header(header, v);
