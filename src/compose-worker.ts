@@ -13,6 +13,7 @@ import { resolveCredentials } from './config/credentials.js';
 import { load, type Config } from './config/schema.js';
 import { composeJobUseCases, composeQueue, composeStores } from './compose-shared.js';
 import type { JobQueue } from './ports/job-queue.js';
+import { allocatorInfo, reportAllocator } from './config/allocator.js';
 
 export interface ComposedWorker {
   readonly queue: JobQueue;
@@ -72,6 +73,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   }
   const worker = await composeWorker(loaded.config, log);
   log(`halftone: worker running background jobs from ${loaded.config.queue} (prefix ${loaded.config.redisPrefix})`);
+  reportAllocator(allocatorInfo(), log);
   return new Promise<number>((done) => {
     const stop = () => {
       setTimeout(() => done(1), loaded.config.shutdownGraceMs).unref();

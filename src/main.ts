@@ -11,6 +11,7 @@ import type { TransformDeps, TransformResult } from './app/transform-image.js';
 import type { EncodedImage } from './core/codecs/source.js';
 import { resolveCredentials } from './config/credentials.js';
 import { load, type Config } from './config/schema.js';
+import { reportAllocator } from './config/allocator.js';
 import { buildServer } from './http/server.js';
 import { createHotCache } from './http/hot-cache.js';
 import { createHttpFetcher } from './adapters/source/http.js';
@@ -300,6 +301,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   const composed = await compose(loaded.config);
   const address = await composed.app.listen({ port: loaded.config.port, host: loaded.config.host });
   console.log(`halftone: listening on ${address} (data dir ${resolve(loaded.config.dataDir)})`);
+  reportAllocator();
   const stop = () => {
     // In-flight requests finish (Fastify close); a stalled one cannot hold the exit for ever.
     setTimeout(() => process.exit(1), loaded.config.shutdownGraceMs).unref();

@@ -23,6 +23,7 @@ import sharp from 'sharp';
 import { Pool } from 'undici';
 import { ensureBuilt } from '../../test/helpers/server.js';
 import { loadAverage } from '../lib/machine.js';
+import { LAUNCH_ENV } from '../../src/config/allocator.js';
 import type { BenchContext } from '../lib/types.js';
 import { AK, COPIES, SK, halftoneSettingsFromEnv, prepareSources, SRCSET, opPath, peerQualities, signedPut, startChild, stopChild, type Fmt } from './run.js';
 
@@ -104,7 +105,7 @@ export async function runCpuPerRequest(o: CpuOptions): Promise<void> {
     {
       const nodeArgs = (process.env['HALFTONE_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
       const { child, port } = await startChild(node, [...nodeArgs, process.env['HALFTONE_BENCH_MAIN'] ?? join(o.root, 'dist/main.js')], {
-        HALFTONE_LOG_LEVEL: 'warn', ...halftoneSettingsFromEnv(),
+        ...LAUNCH_ENV, HALFTONE_LOG_LEVEL: 'warn', ...halftoneSettingsFromEnv(),
         PORT: '0', HALFTONE_HOST: '127.0.0.1', HALFTONE_DATA_DIR: join(work, 'halftone'), HALFTONE_ACCESS_KEY_ID: AK, HALFTONE_ACCESS_KEY_SECRET: SK,
         HALFTONE_CACHE_MEMORY_BYTES: '0', HALFTONE_CACHE_DISK_BYTES: '0', HALFTONE_HOT_CACHE_BYTES: '0',
         // A request queued behind slow AVIF encodes on a loaded machine sends nothing for minutes;

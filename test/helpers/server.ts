@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LAUNCH_ENV } from '../../src/config/allocator.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 export const TEST_AK = 'testAccessKeyId';
@@ -69,6 +70,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     cwd: root,
     env: {
       PATH: process.env['PATH'] ?? '',
+      // As npm start runs it (package.json's start script).
+      ...LAUNCH_ENV,
       PORT: '0',
       HALFTONE_HOST: '127.0.0.1',
       HALFTONE_DATA_DIR: dataDir,

@@ -1,6 +1,7 @@
 /** Starts `halftone worker` (bin/halftone.js, built first) as a child process for end-to-end tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { LAUNCH_ENV } from '../../src/config/allocator.js';
 import type { LocalRedis } from './redis-server.js';
 import type { LocalS3 } from './s3-server.js';
 import { ensureBuilt, TEST_AK, TEST_SK } from './server.js';
@@ -15,11 +16,11 @@ export interface RunningWorker {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts `halftone worker` with exactly `env` (plus PATH) and resolves once it says it runs jobs. */
+/** Starts `halftone worker` with exactly `env` (plus PATH and the allocator setting deployments use) and resolves once it says it runs jobs. */
 export async function startWorker(env: Record<string, string>): Promise<RunningWorker> {
   ensureBuilt();
   const child = spawn(process.execPath, [join(root, 'bin/halftone.js'), 'worker'], {
-    cwd: root, env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root, env: { PATH: process.env['PATH'] ?? '', ...LAUNCH_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
