@@ -7,6 +7,10 @@
  * estimated working memory of the pipelines already admitted (not yet visible in RSS) plus its own
  * estimate stays within the budget. When nothing runs, the head of the queue is always admitted, so
  * a request whose estimate alone exceeds the budget still completes (source limits bound it).
+ *
+ * A caller may pass an AbortSignal (its client went away): while it waits in the queue, an abort
+ * takes it out and rejects with CLIENT_CLOSED, so no pipeline runs for a response nobody reads.
+ * Work already admitted runs to the end (libvips cannot be interrupted; the result cache keeps it).
  */
 import { AppError } from '../core/errors.js';
 import type { OutputFormat, SourceInfo } from '../core/ir.js';
@@ -32,6 +36,8 @@ export interface AdmissionStats {
   readonly refused: number;
   /** Admissions that had to wait (for a slot or for memory). */
   readonly waited: number;
+  /** Requests whose client went away before they were admitted (taken out of the queue). */
+  readonly abandoned: number;
   readonly maxActive: number;
   readonly maxQueue: number;
   readonly memoryBudgetBytes: number;
@@ -40,8 +46,11 @@ export interface AdmissionStats {
 }
 
 export interface Admission {
-  /** Runs `work` once admitted; throws AppError OVERLOADED (details.retryAfter) when refused. */
-  run<T>(estimateBytes: number, work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` once admitted; throws AppError OVERLOADED (details.retryAfter) when refused, and
+   * CLIENT_CLOSED when `signal` aborts before the work was admitted.
+   */
+  run<T>(estimateBytes: number, work: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   stats(): AdmissionStats;
 }
 
@@ -80,6 +89,7 @@ export function createAdmission(opts: AdmissionOptions): Admission {
   let admitted = 0;
   let refused = 0;
   let waited = 0;
+  let abandoned = 0;
   let peakRss = 0;
 
   function fits(estimate: number): boolean {
@@ -100,15 +110,39 @@ export function createAdmission(opts: AdmissionOptions): Admission {
     admitted++;
   }
 
-  async function run<T>(estimate: number, work: () => Promise<T>): Promise<T> {
+  async function run<T>(estimate: number, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted === true) {
+      abandoned++;
+      throw clientClosed();
+    }
     if (queue.length === 0 && fits(estimate)) take(estimate);
     else if (queue.length >= opts.maxQueue) {
       refused++;
       throw new AppError('OVERLOADED', 'The server is busy processing other images; retry later.', { details: { retryAfter } });
     } else {
-      waited++;
-      // The slot is taken by pump() before the waiter resumes, so no other request can race for it.
-      await new Promise<void>((resolve) => queue.push({ estimate, start: () => { take(estimate); resolve(); } }));
+      await new Promise<void>((resolve, reject) => {
+        const leave = () => {
+          const at = queue.indexOf(waiter);
+          if (at < 0) return;
+          queue.splice(at, 1);
+          abandoned++;
+          reject(clientClosed());
+          // The head may have changed, and with it whether it fits.
+          pump();
+        };
+        // The slot is taken by pump() before the waiter resumes, so no other request can race for it.
+        const waiter: Waiter = {
+          estimate,
+          start: () => {
+            signal?.removeEventListener('abort', leave);
+            waited++;
+            take(estimate);
+            resolve();
+          },
+        };
+        signal?.addEventListener('abort', leave, { once: true });
+        queue.push(waiter);
+      });
     }
     try {
       return await work();
@@ -122,10 +156,14 @@ export function createAdmission(opts: AdmissionOptions): Admission {
   return {
     run,
     stats: () => ({
-      active, queued: queue.length, admitted, refused, waited,
+      active, queued: queue.length, admitted, refused, waited, abandoned,
       maxActive: opts.maxActive, maxQueue: opts.maxQueue, memoryBudgetBytes: opts.memoryBudgetBytes, peakRssBytes: peakRss,
     }),
   };
+}
+
+function clientClosed(): AppError {
+  return new AppError('CLIENT_CLOSED', 'The client closed the connection before its image was processed.');
 }
 
 /**

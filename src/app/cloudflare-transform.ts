@@ -359,14 +359,14 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
     };
   };
   const estimate = estimatePipelineBytes(info, { ...planned.plan.result, format });
-  const admitted = () => (deps.admission === undefined ? pixels() : deps.admission.run(estimate, pixels));
-  if (deps.variants === undefined) return admitted();
+  const admitted = (signal: AbortSignal | undefined) => (deps.admission === undefined ? pixels() : deps.admission.run(estimate, pixels, signal));
+  if (deps.variants === undefined) return admitted(req.signal);
   // Remote and hosted sources are keyed by the ETag computed above (recipe, format, source version).
   const key = cacheKey ?? {
     key: variantKey(['cf-etag', CACHE_VERSION, etag]),
     tag: req.source.kind === 'url' ? `url:${req.source.url}` : `cf:${etag}`,
   };
-  return fromCached(await deps.variants.get(key.key, key.tag, async () => toCached(await admitted())), undefined);
+  return fromCached(await deps.variants.get(key.key, key.tag, async (signal) => toCached(await admitted(signal)), req.signal), undefined);
 }
 
 /** A Cloudflare image result as a cache entry (bytes plus every response field). */

@@ -19,10 +19,10 @@ export function registerPerfMetrics(metrics: Metrics, read: () => PerfStats): vo
   metrics.gauge('halftone_pipeline_in_flight', 'Pixel pipelines running now (admitted, not finished).', [], () => read().admission.active);
   metrics.gauge('halftone_pipeline_queue_depth', 'Pixel pipelines waiting for a slot or for memory now.', [], () => read().admission.queued);
   metrics.gauge('halftone_pipeline_max_in_flight', 'Configured pixel-pipeline slots (HALFTONE_MAX_PIPELINES or 2 × cores).', [], () => read().admission.maxActive);
-  metrics.counter('halftone_pipeline_decisions_total', 'Pixel-pipeline admission decisions since start: admitted (at once or after waiting) or refused (queue full, 503).', ['outcome'],
+  metrics.counter('halftone_pipeline_decisions_total', 'Pixel-pipeline admission decisions since start: admitted (at once or after waiting), refused (queue full, 503) or abandoned (the client went away while queued; nothing ran).', ['outcome'],
     (): Sample[] => {
       const a = read().admission;
-      return [[{ outcome: 'admitted' }, a.admitted], [{ outcome: 'refused' }, a.refused]];
+      return [[{ outcome: 'admitted' }, a.admitted], [{ outcome: 'refused' }, a.refused], [{ outcome: 'abandoned' }, a.abandoned]];
     });
   metrics.counter('halftone_pipeline_waited_total', 'Admissions that had to wait for a slot or for memory (a subset of admitted).', [], () => read().admission.waited);
   // Variants (the cached transform results, with coalescing of identical concurrent requests).

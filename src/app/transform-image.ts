@@ -24,6 +24,8 @@ export interface TransformDeps {
   readonly parse?: OssParseOptions;
   /** Admission control for the pixel work; absent = unbounded. */
   readonly admission?: Admission | undefined;
+  /** Aborts when the client went away: a request still waiting for a pipeline is dropped (CLIENT_CLOSED). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function transformOss(source: EncodedImage, process: string, deps: 
   else {
     // One header probe serves both the admission estimate and the engine.
     const probed = await probeImage(source).catch(() => undefined);
-    res = await deps.admission.run(estimate(probed?.info, recipe, options), () => runRecipe(source, recipe, options, probed));
+    res = await deps.admission.run(estimate(probed?.info, recipe, options), () => runRecipe(source, recipe, options, probed), deps.signal);
   }
   if (res.kind === 'json') return res;
   return { kind: 'image', data: res.data, contentType: res.contentType, format: res.format, width: res.width, height: res.height };

@@ -25,7 +25,12 @@ export interface VariantStats {
 export interface Variants {
   /** The cached variant, if any (no computation). */
   lookup(key: string): Promise<CachedVariant | undefined>;
-  get(key: string, tag: string, compute: () => Promise<CachedVariant>): Promise<CachedVariant>;
+  /**
+   * The cached variant, or `compute`'s result, computed once for every concurrent caller of `key`.
+   * `signal` is the caller's (its client went away); `compute` gets a signal that aborts only when
+   * every caller waiting for it has aborted (a caller without a signal keeps it alive).
+   */
+  get(key: string, tag: string, compute: (signal: AbortSignal) => Promise<CachedVariant>, signal?: AbortSignal): Promise<CachedVariant>;
   /** Frees every cached variant of a source (overwrite/delete). */
   purge(tag: string): Promise<void>;
   stats(): VariantStats;
@@ -40,8 +45,15 @@ export function variantKey(parts: unknown): string {
   return oneShot !== undefined ? oneShot('sha256', text, 'base64url') : crypto.createHash('sha256').update(text).digest('base64url');
 }
 
+/** A computation in flight: its result, and how many callers still wait for it. */
+interface Flight {
+  readonly promise: Promise<CachedVariant>;
+  readonly controller: AbortController;
+  waiting: number;
+}
+
 export function createVariants(cache: ResultCache | undefined, onError: (err: unknown) => void = () => undefined): Variants {
-  const inflight = new Map<string, Promise<CachedVariant>>();
+  const inflight = new Map<string, Flight>();
   let hits = 0;
   let computes = 0;
   let coalesced = 0;
@@ -71,15 +83,28 @@ export function createVariants(cache: ResultCache | undefined, onError: (err: un
       if (hit !== undefined) hits++;
       return hit;
     },
-    get(key, tag, compute) {
-      const running = inflight.get(key);
-      if (running !== undefined) {
-        coalesced++;
-        return running;
+    get(key, tag, compute, signal) {
+      let flight = inflight.get(key);
+      if (flight !== undefined) coalesced++;
+      else {
+        const controller = new AbortController();
+        const promise = load(key, tag, () => compute(controller.signal)).finally(() => inflight.delete(key));
+        flight = { promise, controller, waiting: 0 };
+        inflight.set(key, flight);
       }
-      const p = load(key, tag, compute).finally(() => inflight.delete(key));
-      inflight.set(key, p);
-      return p;
+      const f = flight;
+      f.waiting++;
+      if (signal !== undefined) {
+        const leave = () => {
+          if (--f.waiting === 0) f.controller.abort(signal.reason);
+        };
+        if (signal.aborted) leave();
+        else {
+          signal.addEventListener('abort', leave, { once: true });
+          f.promise.then(() => signal.removeEventListener('abort', leave), () => signal.removeEventListener('abort', leave));
+        }
+      }
+      return f.promise;
     },
     async purge(tag) {
       await cache?.purge(tag);

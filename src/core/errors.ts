@@ -62,6 +62,7 @@ export const ERROR_CATALOGUE = {
   // --- generic -----------------------------------------------------------------------------------
   TIMEOUT: { status: 504, oss: 'RequestTimeout', doc: 'Processing took longer than its time budget.' },
   OVERLOADED: { status: 503, oss: 'ServiceUnavailable', doc: 'Too many requests are being processed; retry after the Retry-After interval.' },
+  CLIENT_CLOSED: { status: 499, oss: 'RequestCanceled', doc: 'The client closed the connection while its request waited for a pipeline; the work was dropped and nothing was sent (499 appears in logs and metrics only).' },
   INTERNAL: { status: 500, oss: 'InternalError', doc: 'An unexpected server error; the log has the cause.' },
   // --- remote source fetching (SourceFetcher) ------------------------------------------------------
   FETCH_INVALID_URL: { status: 400, oss: 'InvalidArgument', doc: 'The source URL is not a plain http(s) URL (other scheme, userinfo, non-canonical numeric host, blocked port, too long). Cloudflare 9406.' },

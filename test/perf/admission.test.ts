@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
 import { createAdmission, sampledRss } from '../../src/app/admission.js';
 import { createVariants } from '../../src/app/variants.js';
 import { isAppError } from '../../src/core/errors.js';
@@ -119,6 +120,125 @@ test('overload: excess concurrent requests get the dialect\'s 503 with Retry-Aft
       }
     }
     assert.ok(h.composed.perfStats().admission.refused > 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('admission: a waiter whose signal aborts leaves the queue with CLIENT_CLOSED and never runs; admitted work runs on', async () => {
+  const a = createAdmission({ maxActive: 1, maxQueue: 4, memoryBudgetBytes: 0 });
+  const gate = deferred();
+  const ran: string[] = [];
+  const holder = new AbortController();
+  const first = a.run(0, async () => {
+    ran.push('first');
+    await gate.promise;
+    return 'first';
+  }, holder.signal);
+  const leaving = new AbortController();
+  const second = a.run(0, async () => {
+    ran.push('second');
+    return 'second';
+  }, leaving.signal);
+  const third = a.run(0, async () => {
+    ran.push('third');
+    return 'third';
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(a.stats().queued, 2);
+  leaving.abort();
+  await assert.rejects(second, (e: unknown) => isAppError(e) && e.code === 'CLIENT_CLOSED');
+  assert.equal(a.stats().queued, 1);
+  // Aborting after admission changes nothing: the work finishes and its result is returned.
+  holder.abort();
+  gate.resolve();
+  assert.equal(await first, 'first');
+  assert.equal(await third, 'third');
+  assert.deepEqual(ran, ['first', 'third']);
+  // Already aborted: refused before queueing.
+  await assert.rejects(a.run(0, async () => 'late', AbortSignal.abort()), (e: unknown) => isAppError(e) && e.code === 'CLIENT_CLOSED');
+  const s = a.stats();
+  assert.equal(s.abandoned, 2);
+  assert.equal(s.admitted, 2);
+  assert.equal(s.waited, 1, 'only admitted waiters count as waited');
+  assert.equal(s.queued, 0);
+});
+
+test('coalescing: the computation is abandoned only when every caller waiting for it has gone', async () => {
+  const v = createVariants(undefined);
+  const gate = deferred();
+  let seen: AbortSignal | undefined;
+  const compute = async (signal: AbortSignal) => {
+    seen = signal;
+    await gate.promise;
+    return { data: Buffer.from('x'), meta: {} };
+  };
+  const a = new AbortController();
+  const b = new AbortController();
+  const pa = v.get('k', 't', compute, a.signal);
+  const pb = v.get('k', 't', compute, b.signal);
+  await new Promise((r) => setImmediate(r));
+  a.abort();
+  assert.equal(seen?.aborted, false, 'one caller left, the other still waits');
+  b.abort();
+  assert.equal(seen?.aborted, true, 'both left');
+  gate.resolve();
+  await Promise.all([pa, pb]);
+  // A caller without a signal keeps the computation alive whatever the others do.
+  const gate2 = deferred();
+  const c = new AbortController();
+  const pc = v.get('k2', 't', async (signal) => {
+    seen = signal;
+    await gate2.promise;
+    return { data: Buffer.from('y'), meta: {} };
+  }, c.signal);
+  const pd = v.get('k2', 't', async () => ({ data: Buffer.from('never'), meta: {} }));
+  await new Promise((r) => setImmediate(r));
+  c.abort();
+  assert.equal(seen?.aborted, false);
+  gate2.resolve();
+  assert.equal((await pd).data.toString(), 'y');
+  await pc;
+});
+
+test('a client that disconnects while its request waits for a pipeline is dropped from the queue (OSS and Cloudflare)', async () => {
+  const h = await startPerfHarness({ HALFTONE_MAX_PIPELINES: '1', HALFTONE_MAX_QUEUE: '8', HALFTONE_CACHE_MEMORY_BYTES: '0', HALFTONE_CACHE_DISK_BYTES: '0', HALFTONE_HOT_CACHE_BYTES: '0' });
+  try {
+    await h.put('pics', 'big.jpg', await photo(3000, 2400));
+    await h.put('pics', 'small.jpg', await photo(400, 300));
+    const address = await h.composed.app.listen({ port: 0, host: '127.0.0.1' });
+    const stats = () => h.composed.perfStats().admission;
+    const until = async (what: string, ok: () => boolean) => {
+      for (let i = 0; i < 600 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(ok(), `${what}: ${JSON.stringify(stats())}`);
+    };
+    // The one slot: a slow AVIF encode.
+    const occupant = fetch(`${address}/pics/big.jpg?x-oss-process=image/resize,w_2400/format,avif`);
+    await until('the occupant runs', () => stats().active === 1);
+    const waiting = [
+      `/pics/small.jpg?x-oss-process=image/resize,w_101`,
+      `/pics/small.jpg?x-oss-process=image/resize,w_102`,
+      `/cdn-cgi/image/width=103/pics/small.jpg`,
+    ].map((path) => {
+      const req = httpGet(`${address}${path}`);
+      req.on('error', () => undefined);
+      return req;
+    });
+    await until('three requests queue', () => stats().queued === 3);
+    for (const req of waiting) req.destroy();
+    await until('the queue empties without running them', () => stats().queued === 0 && stats().abandoned === 3);
+    const res = await occupant;
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/avif');
+    await res.arrayBuffer();
+    assert.equal(stats().admitted, 1, 'only the occupant ran');
+    // The server goes on serving, and the metrics say what happened.
+    const after = await fetch(`${address}/pics/small.jpg?x-oss-process=image/resize,w_104`);
+    assert.equal(after.status, 200);
+    await after.arrayBuffer();
+    const metrics = await (await fetch(`${address}/metrics`)).text();
+    assert.match(metrics, /halftone_pipeline_decisions_total\{outcome="abandoned"\} 3\n/);
+    assert.match(metrics, /halftone_pipeline_decisions_total\{outcome="admitted"\} 2\n/);
   } finally {
     await h.close();
   }

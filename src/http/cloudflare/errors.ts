@@ -29,6 +29,8 @@ export const CF_ERRORS: Partial<Record<ErrorCode, CfErrorShape>> = {
   ENTITY_TOO_LARGE: { cf: 9402, status: 413 },
   TIMEOUT: { cf: 9529, status: 504 },
   OVERLOADED: { cf: 9527, status: 503 },
+  // Logged only: the client is gone (nginx's 499).
+  CLIENT_CLOSED: { cf: 9523, status: 499 },
   INTERNAL: { cf: 9523, status: 500 },
   SOURCE_LOOP: { cf: 9403, status: 508 },
   FETCH_INVALID_URL: { cf: 9406, status: 403 },

@@ -14,6 +14,7 @@ import type { CfRequest, CfResult, CfSource } from '../../app/cloudflare-transfo
 import { cfErrorShape } from './errors.js';
 import { objectAddress } from '../../app/cloudflare-transform.js';
 import { offerHot, type HotOffer } from '../hot-cache.js';
+import { clientGoneSignal } from '../client-gone.js';
 
 export interface CfRouteDeps {
   /** Mount prefix without trailing slash (default `/cdn-cgi/image`). */
@@ -152,16 +153,12 @@ export function registerCloudflareRoutes(app: FastifyInstance, deps: CfRouteDeps
         throw new AppError('SOURCE_LOOP', 'The request comes from an image-resizing fetch (loop).');
       }
       source = resolveSource(parts.source, header(req, 'host'));
-      const abort = new AbortController();
-      // The response closing before it finished means the client went away: stop the download.
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) abort.abort(new AppError('FETCH_FAILED', 'The client went away.'));
-      });
       const h = (n: string) => header(req, n);
       const result = await deps.transform({
         options: parts.options,
         source,
-        signal: abort.signal,
+        // The client going away stops the download and takes the request out of the pipeline queue.
+        signal: clientGoneSignal(reply.raw),
         headers: {
           accept: h('accept'), via: h('via'), 'if-none-match': h('if-none-match'),
           'sec-ch-viewport-width': h('sec-ch-viewport-width'), 'viewport-width': h('viewport-width'),

@@ -18,6 +18,7 @@ import type { Admission } from '../../app/admission.js';
 import { ossVariant } from '../../app/oss-variants.js';
 import { offerHot } from '../hot-cache.js';
 import type { EncodedImage } from '../../core/codecs/source.js';
+import { clientGoneSignal } from '../client-gone.js';
 
 /** What the OSS routes need; built by main.ts. */
 export interface OssRouteDeps {
@@ -219,10 +220,11 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     return { process, viaStyle: false };
   }
 
-  async function runTransform(bucket: string, source: EncodedImage, process: string): Promise<TransformResult> {
+  async function runTransform(bucket: string, source: EncodedImage, process: string, signal?: AbortSignal): Promise<TransformResult> {
     if (process.includes('sys/saveas')) throw new AppError('INVALID_ARGUMENT', 'sys/saveas is only allowed in a POST request body.');
     return deps.transform(source, process, {
       admission: deps.admission,
+      signal,
       loadObject: async (k: string) => {
         try {
           return (await svc.loadObject(bucket, k)).data;
@@ -447,13 +449,15 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       // The ETag is the MD5 of the processed bytes (as OSS sends it); a cached variant keeps it, so
       // a hit answers If-None-Match with 304 without reading the source or touching pixels.
       const variant = deps.variants === undefined ? undefined : ossVariant(c.bucket, key, o, resolved.process);
-      const compute = async () => {
-        const out = await runTransform(c.bucket, await svc.openImage(o), resolved.process);
+      // The client going away takes the request out of the pipeline queue (coalesced: once all left).
+      const gone = clientGoneSignal(c.reply.raw);
+      const compute = async (signal: AbortSignal) => {
+        const out = await runTransform(c.bucket, await svc.openImage(o), resolved.process, signal);
         const data = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
         const etag = `"${createHash('md5').update(data).digest('hex').toUpperCase()}"`;
         return { data, meta: { contentType: out.kind === 'image' ? out.contentType : 'application/json', etag } };
       };
-      const result = variant === undefined ? await compute() : await deps.variants!.get(variant.key, variant.tag, compute);
+      const result = variant === undefined ? await compute(gone) : await deps.variants!.get(variant.key, variant.tag, compute, gone);
       const body = result.data;
       const etag = String(result.meta['etag']);
       if (conditional(c, etag, o.lastModified)) return;
