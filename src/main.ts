@@ -2,6 +2,7 @@
  * Composition root: config → adapters → app → http. `npm start` runs this file (built to
  * dist/main.js); it is the only module that sees every layer.
  */
+import { writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,6 +13,7 @@ import type { EncodedImage } from './core/codecs/source.js';
 import { resolveCredentials } from './config/credentials.js';
 import { load, type Config } from './config/schema.js';
 import { reportAllocator } from './config/allocator.js';
+import { createLineBuffer } from './adapters/log/line-buffer.js';
 import { buildServer } from './http/server.js';
 import { createHotCache } from './http/hot-cache.js';
 import { createHttpFetcher } from './adapters/source/http.js';
@@ -200,11 +202,21 @@ export async function compose(config: Config, log: (line: string) => void = cons
     rateLimit: (key) => abstractLimiter.take(key),
     onInternalError,
   };
-  // Request logs go to stdout through an asynchronous destination (lines written while a write is
-  // in flight go out together in the next one), so a slow log reader never blocks the event loop.
-  // Pending lines are flushed at close and at process exit. The same destination takes the
-  // hand-built lines of hot-cache hits (observability.ts), so lines stay in order.
-  const logStream = config.logLevel === 'silent' ? undefined : pino.destination({ dest: 1, sync: false });
+  // Logs go to stdout through an asynchronous destination, so a slow log reader never blocks the
+  // event loop, behind a line buffer that hands it lines in chunks (line-buffer.ts: at most 100 ms
+  // late). Every line goes through the one buffer, pino's and the hand-built lines of hot-cache
+  // hits (observability.ts), so lines stay in order. Pending lines are written synchronously at
+  // close and at process exit.
+  const logDest = config.logLevel === 'silent' ? undefined : pino.destination({ dest: 1, sync: false });
+  const logStream = logDest === undefined ? undefined : createLineBuffer(logDest, { writeSync: (chunk) => writeSync(1, chunk) });
+  const flushLogs = () => {
+    try {
+      logStream?.flushSync();
+    } catch {
+      // stdout closed: nothing left to flush to.
+    }
+  };
+  if (logStream !== undefined) process.once('exit', flushLogs);
   const app = buildServer({
     abstract: abstractRoutes,
     logger: { level: config.logLevel, ...(logStream === undefined ? {} : { stream: logStream }) },
@@ -280,11 +292,8 @@ export async function compose(config: Config, log: (line: string) => void = cons
       await resultCache.close();
       await Promise.all(redisLimiters.map((l) => l.close()));
       await stores.close();
-      try {
-        logStream?.flushSync();
-      } catch {
-        // stdout closed: nothing left to flush to.
-      }
+      process.off('exit', flushLogs);
+      flushLogs();
     },
   };
 }

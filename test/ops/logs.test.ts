@@ -74,3 +74,16 @@ test('a hot-cache hit logs the same request line as the routed miss, marked hot'
     await server.stop();
   }
 });
+
+test('request lines still pending in the log buffer are written when the server stops', async () => {
+  const server = await startServer({ env: { HALFTONE_LOG_LEVEL: 'info' } });
+  const res = await fetch(`${server.url}/healthz`);
+  assert.equal(res.status, 200);
+  const id = res.headers.get('x-request-id')!;
+  // Stopped at once, well within the buffer's 100 ms: close() writes the pending line.
+  await server.stop();
+  const line = server.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l['reqId'] === id && l['msg'] === 'request');
+  assert.ok(line !== undefined, server.output());
+  assert.equal(line['status'], 200);
+});
