@@ -8,12 +8,20 @@
  * estimate stays within the budget. When nothing runs, the head of the queue is always admitted, so
  * a request whose estimate alone exceeds the budget still completes (source limits bound it).
  *
- * A caller may pass an AbortSignal (its client went away): while it waits in the queue, an abort
- * takes it out and rejects with CLIENT_CLOSED, so no pipeline runs for a response nobody reads.
- * Work already admitted runs to the end (libvips cannot be interrupted; the result cache keeps it).
+ * A caller may pass a {@link LazySignal} (its client went away): while it waits in the queue, an
+ * abort takes it out and rejects with CLIENT_CLOSED, so no pipeline runs for a response nobody
+ * reads. Work already admitted runs to the end (libvips cannot be interrupted; the result cache
+ * keeps it).
  */
 import { AppError } from '../core/errors.js';
 import type { OutputFormat, SourceInfo } from '../core/ir.js';
+
+/**
+ * An AbortSignal made only when a consumer needs one (a request that has to wait): a Node
+ * AbortController costs tens of µs of main-thread time, which most requests, admitted at once,
+ * would pay for nothing. Calling it again returns the same signal.
+ */
+export type LazySignal = () => AbortSignal;
 
 export interface AdmissionOptions {
   /** Pipelines running at once (≥ 1). */
@@ -48,9 +56,9 @@ export interface AdmissionStats {
 export interface Admission {
   /**
    * Runs `work` once admitted; throws AppError OVERLOADED (details.retryAfter) when refused, and
-   * CLIENT_CLOSED when `signal` aborts before the work was admitted.
+   * CLIENT_CLOSED when `signal` aborts before the work was admitted (asked for only if it waits).
    */
-  run<T>(estimateBytes: number, work: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  run<T>(estimateBytes: number, work: () => Promise<T>, signal?: LazySignal): Promise<T>;
   stats(): AdmissionStats;
 }
 
@@ -110,16 +118,17 @@ export function createAdmission(opts: AdmissionOptions): Admission {
     admitted++;
   }
 
-  async function run<T>(estimate: number, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted === true) {
-      abandoned++;
-      throw clientClosed();
-    }
+  async function run<T>(estimate: number, work: () => Promise<T>, lazySignal?: LazySignal): Promise<T> {
     if (queue.length === 0 && fits(estimate)) take(estimate);
     else if (queue.length >= opts.maxQueue) {
       refused++;
       throw new AppError('OVERLOADED', 'The server is busy processing other images; retry later.', { details: { retryAfter } });
     } else {
+      const signal = lazySignal?.();
+      if (signal?.aborted === true) {
+        abandoned++;
+        throw clientClosed();
+      }
       await new Promise<void>((resolve, reject) => {
         const leave = () => {
           const at = queue.indexOf(waiter);

@@ -25,7 +25,7 @@ import type { FaceDetector } from '../ports/face-detector.js';
 import type { BucketRecord, ObjectRecord } from '../ports/meta-store.js';
 import type { CachedVariant } from '../ports/result-cache.js';
 import { variantKey, type Variants } from './variants.js';
-import { estimatePipelineBytes, type Admission } from './admission.js';
+import { estimatePipelineBytes, type Admission, type LazySignal } from './admission.js';
 import { ossSourceTag } from './oss-variants.js';
 
 /** The part of the object service this use case reads. */
@@ -102,7 +102,8 @@ export interface CfRequest {
     readonly via?: string | undefined;
     readonly 'if-none-match'?: string | undefined;
   };
-  readonly signal?: AbortSignal;
+  /** The client going away (lazy: made for remote downloads and queued pipelines only). */
+  readonly signal?: LazySignal;
 }
 
 interface Meta {
@@ -181,7 +182,7 @@ async function loadSource(req: CfRequest, deps: CfTransformDeps, stored: StoredS
     maxBytes: f.maxBytes,
     timeoutMs: f.timeoutMs,
     maxRedirects: f.maxRedirects,
-    ...(req.signal === undefined ? {} : { signal: req.signal }),
+    ...(req.signal === undefined ? {} : { signal: req.signal() }),
     headers: req.headers.via === undefined ? {} : { via: req.headers.via },
   });
   return { data: fetched.body, etag: fetched.etag, cacheControl: fetched.cacheControl };
@@ -359,7 +360,7 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
     };
   };
   const estimate = estimatePipelineBytes(info, { ...planned.plan.result, format });
-  const admitted = (signal: AbortSignal | undefined) => (deps.admission === undefined ? pixels() : deps.admission.run(estimate, pixels, signal));
+  const admitted = (signal: LazySignal | undefined) => (deps.admission === undefined ? pixels() : deps.admission.run(estimate, pixels, signal));
   if (deps.variants === undefined) return admitted(req.signal);
   // Remote and hosted sources are keyed by the ETag computed above (recipe, format, source version).
   const key = cacheKey ?? {

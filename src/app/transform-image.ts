@@ -10,7 +10,7 @@ import { planRecipe, runRecipe, type RunOptions, type RunResult } from '../core/
 import type { SourceInfo } from '../core/ir.js';
 import { probeImage } from '../core/codecs/probe.js';
 import type { EncodedImage } from '../core/codecs/source.js';
-import { estimatePipelineBytes, type Admission } from './admission.js';
+import { estimatePipelineBytes, type Admission, type LazySignal } from './admission.js';
 
 export type TransformResult =
   | { readonly kind: 'image'; readonly data: Buffer; readonly contentType: string; readonly format: string; readonly width: number; readonly height: number }
@@ -25,7 +25,7 @@ export interface TransformDeps {
   /** Admission control for the pixel work; absent = unbounded. */
   readonly admission?: Admission | undefined;
   /** Aborts when the client went away: a request still waiting for a pipeline is dropped (CLIENT_CLOSED). */
-  readonly signal?: AbortSignal | undefined;
+  readonly signal?: LazySignal | undefined;
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import * as crypto from 'node:crypto';
 import type { CachedVariant, ResultCache, ResultCacheStats } from '../ports/result-cache.js';
+import type { LazySignal } from './admission.js';
 
 export interface VariantStats {
   /** Requests answered from the cache. */
@@ -28,9 +29,10 @@ export interface Variants {
   /**
    * The cached variant, or `compute`'s result, computed once for every concurrent caller of `key`.
    * `signal` is the caller's (its client went away); `compute` gets a signal that aborts only when
-   * every caller waiting for it has aborted (a caller without a signal keeps it alive).
+   * every caller waiting for it has aborted (a caller without a signal keeps it alive). Both are
+   * lazy: the callers' signals are made only once `compute` asks for its own.
    */
-  get(key: string, tag: string, compute: (signal: AbortSignal) => Promise<CachedVariant>, signal?: AbortSignal): Promise<CachedVariant>;
+  get(key: string, tag: string, compute: (signal: LazySignal) => Promise<CachedVariant>, signal?: LazySignal): Promise<CachedVariant>;
   /** Frees every cached variant of a source (overwrite/delete). */
   purge(tag: string): Promise<void>;
   stats(): VariantStats;
@@ -47,9 +49,26 @@ export function variantKey(parts: unknown): string {
 
 /** A computation in flight: its result, and how many callers still wait for it. */
 interface Flight {
-  readonly promise: Promise<CachedVariant>;
-  readonly controller: AbortController;
+  promise: Promise<CachedVariant>;
+  /** Made when the computation first asks for its signal. */
+  controller: AbortController | undefined;
+  /** Callers' signals not followed yet (before the controller exists). */
+  callers: LazySignal[];
   waiting: number;
+}
+
+/** Counts `caller` out of `f` when its signal aborts; the last one out aborts the computation. */
+function follow(f: Flight, caller: LazySignal): void {
+  const signal = caller();
+  const leave = () => {
+    if (--f.waiting === 0) f.controller!.abort(signal.reason);
+  };
+  if (signal.aborted) leave();
+  else {
+    signal.addEventListener('abort', leave, { once: true });
+    const unsubscribe = () => signal.removeEventListener('abort', leave);
+    f.promise.then(unsubscribe, unsubscribe);
+  }
 }
 
 export function createVariants(cache: ResultCache | undefined, onError: (err: unknown) => void = () => undefined): Variants {
@@ -84,25 +103,26 @@ export function createVariants(cache: ResultCache | undefined, onError: (err: un
       return hit;
     },
     get(key, tag, compute, signal) {
-      let flight = inflight.get(key);
-      if (flight !== undefined) coalesced++;
+      let f = inflight.get(key);
+      if (f !== undefined) coalesced++;
       else {
-        const controller = new AbortController();
-        const promise = load(key, tag, () => compute(controller.signal)).finally(() => inflight.delete(key));
-        flight = { promise, controller, waiting: 0 };
+        const flight: Flight = { promise: Promise.resolve(undefined as unknown as CachedVariant), controller: undefined, callers: [], waiting: 0 };
+        const own: LazySignal = () => {
+          if (flight.controller === undefined) {
+            flight.controller = new AbortController();
+            for (const caller of flight.callers) follow(flight, caller);
+            flight.callers = [];
+          }
+          return flight.controller.signal;
+        };
+        flight.promise = load(key, tag, () => compute(own)).finally(() => inflight.delete(key));
         inflight.set(key, flight);
+        f = flight;
       }
-      const f = flight;
       f.waiting++;
       if (signal !== undefined) {
-        const leave = () => {
-          if (--f.waiting === 0) f.controller.abort(signal.reason);
-        };
-        if (signal.aborted) leave();
-        else {
-          signal.addEventListener('abort', leave, { once: true });
-          f.promise.then(() => signal.removeEventListener('abort', leave), () => signal.removeEventListener('abort', leave));
-        }
+        if (f.controller === undefined) f.callers.push(signal);
+        else follow(f, signal);
       }
       return f.promise;
     },

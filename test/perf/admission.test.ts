@@ -125,38 +125,46 @@ test('overload: excess concurrent requests get the dialect\'s 503 with Retry-Aft
   }
 });
 
+/** A lazy signal over `c` that records whether it was asked for. */
+function lazy(c: AbortController): { get: () => AbortSignal; asked: () => boolean } {
+  let asked = false;
+  return { get: () => ((asked = true), c.signal), asked: () => asked };
+}
+
 test('admission: a waiter whose signal aborts leaves the queue with CLIENT_CLOSED and never runs; admitted work runs on', async () => {
   const a = createAdmission({ maxActive: 1, maxQueue: 4, memoryBudgetBytes: 0 });
   const gate = deferred();
   const ran: string[] = [];
-  const holder = new AbortController();
+  const holder = lazy(new AbortController());
   const first = a.run(0, async () => {
     ran.push('first');
     await gate.promise;
     return 'first';
-  }, holder.signal);
-  const leaving = new AbortController();
+  }, holder.get);
+  assert.equal(holder.asked(), false, 'admitted at once: no signal is made');
+  const leavingController = new AbortController();
+  const leaving = lazy(leavingController);
   const second = a.run(0, async () => {
     ran.push('second');
     return 'second';
-  }, leaving.signal);
+  }, leaving.get);
+  assert.equal(leaving.asked(), true, 'a waiter follows its signal');
   const third = a.run(0, async () => {
     ran.push('third');
     return 'third';
   });
   await new Promise((r) => setImmediate(r));
   assert.equal(a.stats().queued, 2);
-  leaving.abort();
+  leavingController.abort();
   await assert.rejects(second, (e: unknown) => isAppError(e) && e.code === 'CLIENT_CLOSED');
   assert.equal(a.stats().queued, 1);
-  // Aborting after admission changes nothing: the work finishes and its result is returned.
-  holder.abort();
+  // Already aborted when it would have to wait: refused without queueing.
+  await assert.rejects(a.run(0, async () => 'late', () => AbortSignal.abort()), (e: unknown) => isAppError(e) && e.code === 'CLIENT_CLOSED');
+  assert.equal(a.stats().queued, 1);
   gate.resolve();
   assert.equal(await first, 'first');
   assert.equal(await third, 'third');
   assert.deepEqual(ran, ['first', 'third']);
-  // Already aborted: refused before queueing.
-  await assert.rejects(a.run(0, async () => 'late', AbortSignal.abort()), (e: unknown) => isAppError(e) && e.code === 'CLIENT_CLOSED');
   const s = a.stats();
   assert.equal(s.abandoned, 2);
   assert.equal(s.admitted, 2);
@@ -168,15 +176,15 @@ test('coalescing: the computation is abandoned only when every caller waiting fo
   const v = createVariants(undefined);
   const gate = deferred();
   let seen: AbortSignal | undefined;
-  const compute = async (signal: AbortSignal) => {
-    seen = signal;
+  const compute = async (signal: () => AbortSignal) => {
+    seen = signal();
     await gate.promise;
     return { data: Buffer.from('x'), meta: {} };
   };
   const a = new AbortController();
   const b = new AbortController();
-  const pa = v.get('k', 't', compute, a.signal);
-  const pb = v.get('k', 't', compute, b.signal);
+  const pa = v.get('k', 't', compute, () => a.signal);
+  const pb = v.get('k', 't', compute, () => b.signal);
   await new Promise((r) => setImmediate(r));
   a.abort();
   assert.equal(seen?.aborted, false, 'one caller left, the other still waits');
@@ -188,10 +196,10 @@ test('coalescing: the computation is abandoned only when every caller waiting fo
   const gate2 = deferred();
   const c = new AbortController();
   const pc = v.get('k2', 't', async (signal) => {
-    seen = signal;
+    seen = signal();
     await gate2.promise;
     return { data: Buffer.from('y'), meta: {} };
-  }, c.signal);
+  }, () => c.signal);
   const pd = v.get('k2', 't', async () => ({ data: Buffer.from('never'), meta: {} }));
   await new Promise((r) => setImmediate(r));
   c.abort();
@@ -199,6 +207,27 @@ test('coalescing: the computation is abandoned only when every caller waiting fo
   gate2.resolve();
   assert.equal((await pd).data.toString(), 'y');
   await pc;
+  // Lazy: a computation that never asks for its signal never asks its callers for theirs.
+  const d = lazy(new AbortController());
+  await v.get('k3', 't', async () => ({ data: Buffer.from('z'), meta: {} }), d.get);
+  assert.equal(d.asked(), false);
+  // A caller that joins after the computation asked is followed at once; one already gone counts out.
+  const gate4 = deferred();
+  const early = new AbortController();
+  const late = new AbortController();
+  late.abort();
+  const p4 = v.get('k4', 't', async (signal) => {
+    seen = signal();
+    await gate4.promise;
+    return { data: Buffer.from('w'), meta: {} };
+  }, () => early.signal);
+  await new Promise((r) => setImmediate(r));
+  const p5 = v.get('k4', 't', async () => ({ data: Buffer.from('never'), meta: {} }), () => late.signal);
+  assert.equal(seen?.aborted, false);
+  early.abort();
+  assert.equal(seen?.aborted, true);
+  gate4.resolve();
+  await Promise.all([p4, p5]);
 });
 
 test('a client that disconnects while its request waits for a pipeline is dropped from the queue (OSS and Cloudflare)', async () => {

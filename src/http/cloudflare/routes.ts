@@ -14,7 +14,7 @@ import type { CfRequest, CfResult, CfSource } from '../../app/cloudflare-transfo
 import { cfErrorShape } from './errors.js';
 import { objectAddress } from '../../app/cloudflare-transform.js';
 import { offerHot, type HotOffer } from '../hot-cache.js';
-import { clientGoneSignal } from '../client-gone.js';
+import { clientGone } from '../client-gone.js';
 
 export interface CfRouteDeps {
   /** Mount prefix without trailing slash (default `/cdn-cgi/image`). */
@@ -158,7 +158,7 @@ export function registerCloudflareRoutes(app: FastifyInstance, deps: CfRouteDeps
         options: parts.options,
         source,
         // The client going away stops the download and takes the request out of the pipeline queue.
-        signal: clientGoneSignal(reply.raw),
+        signal: clientGone(reply.raw),
         headers: {
           accept: h('accept'), via: h('via'), 'if-none-match': h('if-none-match'),
           'sec-ch-viewport-width': h('sec-ch-viewport-width'), 'viewport-width': h('viewport-width'),

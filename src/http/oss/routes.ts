@@ -14,11 +14,11 @@ import { decodeContentMd5, parseRange, readSmallBody, splitUrl } from './request
 import { asArray, parseXml, toXml } from './xml.js';
 import { handleAsyncRequest, isAsyncRequest, type AsyncProcessDeps, type AsyncRequestCtx } from './async-process.js';
 import type { Variants } from '../../app/variants.js';
-import type { Admission } from '../../app/admission.js';
+import type { Admission, LazySignal } from '../../app/admission.js';
 import { ossVariant } from '../../app/oss-variants.js';
 import { offerHot } from '../hot-cache.js';
 import type { EncodedImage } from '../../core/codecs/source.js';
-import { clientGoneSignal } from '../client-gone.js';
+import { clientGone } from '../client-gone.js';
 
 /** What the OSS routes need; built by main.ts. */
 export interface OssRouteDeps {
@@ -220,7 +220,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     return { process, viaStyle: false };
   }
 
-  async function runTransform(bucket: string, source: EncodedImage, process: string, signal?: AbortSignal): Promise<TransformResult> {
+  async function runTransform(bucket: string, source: EncodedImage, process: string, signal?: LazySignal): Promise<TransformResult> {
     if (process.includes('sys/saveas')) throw new AppError('INVALID_ARGUMENT', 'sys/saveas is only allowed in a POST request body.');
     return deps.transform(source, process, {
       admission: deps.admission,
@@ -450,8 +450,8 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       // a hit answers If-None-Match with 304 without reading the source or touching pixels.
       const variant = deps.variants === undefined ? undefined : ossVariant(c.bucket, key, o, resolved.process);
       // The client going away takes the request out of the pipeline queue (coalesced: once all left).
-      const gone = clientGoneSignal(c.reply.raw);
-      const compute = async (signal: AbortSignal) => {
+      const gone = clientGone(c.reply.raw);
+      const compute = async (signal: LazySignal) => {
         const out = await runTransform(c.bucket, await svc.openImage(o), resolved.process, signal);
         const data = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
         const etag = `"${createHash('md5').update(data).digest('hex').toUpperCase()}"`;
