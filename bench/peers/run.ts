@@ -5,7 +5,7 @@
  *
  * Peers (each its own child process, so each has its own peak RSS):
  * - `halftone`: the built server (dist/main.js), default configuration (result cache on), with the
- *   environment `npm start` gives it (LAUNCH_ENV: MALLOC_ARENA_MAX=2).
+ *   environment `npm start` gives it (LAUNCH_ENV: MALLOC_ARENA_MAX = 2 × CPU cores).
  * - `halftone (no cache)`: the same with HALFTONE_CACHE_MEMORY_BYTES=0, _DISK_BYTES=0 and HALFTONE_HOT_CACHE_BYTES=0 (no result cache, no hot response cache).
  * - `plain sharp`: bench/peers/plain-server.mjs, sharp's defaults, same encoder settings.
  * - `ipx`: IPX (pinned dev dependency) on the same files, bench/peers/ipx-server.mjs.
@@ -250,7 +250,7 @@ export async function runPeers(o: PeersOptions): Promise<void> {
     const halftone = async (id: string, label: string, env: Record<string, string>) => {
       const dataDir = join(work, id);
       const { child, port } = await startChild(node, [join(o.root, 'dist/main.js')], {
-        // As npm start runs it (MALLOC_ARENA_MAX=2, docs/operations-perf.md "Memory allocator").
+        // As npm start runs it (MALLOC_ARENA_MAX, docs/operations-perf.md "Memory allocator").
         ...LAUNCH_ENV,
         ...halftoneSettingsFromEnv(),
         PORT: '0', HALFTONE_HOST: '127.0.0.1', HALFTONE_DATA_DIR: dataDir, HALFTONE_ACCESS_KEY_ID: AK, HALFTONE_ACCESS_KEY_SECRET: SK, ...env,
@@ -379,7 +379,7 @@ function peersMarkdown(rows: Row[], workloads: Workload[], m: {
     m.wrk === undefined
       ? `- Load generator: autocannon in the benchmark process (wrk was not installed, so the cached figures are autocannon's ceiling of roughly 2,000 req/s, not the servers'), ${m.c} connections, ${m.durationS} s per peer and round (AVIF and mixed: a fixed request count), ${m.rounds} interleaved round(s) with the peer order rotated each round; one warm-up request per peer before each measurement. All servers listen on 127.0.0.1.`
       : `- Load generator: ${m.wrk} (one thread, ${m.c} connections, ${m.durationS} s per peer and round; cold workloads cycle their ${COPIES} URLs through a Lua script) for the duration-based workloads; autocannon in the benchmark process for the fixed-count ones (AVIF and mixed). ${m.rounds} interleaved round(s) with the peer order rotated each round; one warm-up request per peer before each measurement. All servers listen on 127.0.0.1.`,
-    '- Peers: `halftone` = the built server (dist/main.js), default configuration (result cache on), started as `npm start` starts it (MALLOC_ARENA_MAX=2); `halftone (no cache)` = the same with HALFTONE_CACHE_MEMORY_BYTES=0, HALFTONE_CACHE_DISK_BYTES=0 and HALFTONE_HOT_CACHE_BYTES=0 (neither the result cache nor the hot response cache); `plain sharp` = bench/peers/plain-server.mjs (node:http + sharp, sharp defaults, the same encoder settings); `ipx` = IPX through its node server on the same files (no result cache); `bare node:http` = answers the cached variant\'s bytes from memory.',
+    `- Peers: \`halftone\` = the built server (dist/main.js), default configuration (result cache on), started as \`npm start\` starts it (MALLOC_ARENA_MAX=${LAUNCH_ENV['MALLOC_ARENA_MAX']}, 2 × CPU cores); \`halftone (no cache)\` = the same with HALFTONE_CACHE_MEMORY_BYTES=0, HALFTONE_CACHE_DISK_BYTES=0 and HALFTONE_HOT_CACHE_BYTES=0 (neither the result cache nor the hot response cache); \`plain sharp\` = bench/peers/plain-server.mjs (node:http + sharp, sharp defaults, the same encoder settings); \`ipx\` = IPX through its node server on the same files (no result cache); \`bare node:http\` = answers the cached variant's bytes from memory.`,
     '- Mixed workload: Halftone is asked for `Q_80`, which OSS caps at the source JPEG\'s estimated quality (spec §3.4; four corpus photos are q73); plain sharp and IPX are asked for that capped quality per photo, so all peers encode at the same quality.',
     `- Cold workloads cycle through ${COPIES} byte-identical copies of the source under different names, with Halftone's cache off: every request decodes and encodes (a new URL per request). Halftone is addressed with OSS URLs (\`?x-oss-process=image/resize,w_300/quality,Q_80/format,jpeg\`), IPX with \`/w_300,f_jpeg,q_80/<file>\`.`,
     '- req/s = successful responses ÷ wall time summed over rounds; p50/p99 = median over rounds of the load generator\'s latency percentiles (ms); peak RSS = the child\'s VmHWM, reset before each measurement (/proc/<pid>/clear_refs); ratio = req/s ÷ the reference peer\'s req/s (plain sharp; bare node:http for the cached workload).',

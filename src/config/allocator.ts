@@ -6,11 +6,13 @@
  * libvips worker threads and the libuv pool allocate and free large pixel buffers across threads,
  * so memory freed in one arena is not reused by another and RSS stays far above what the running
  * images need. Under the mixed benchmark workload (corpus photos up to 6000×4000 at srcset widths)
- * RSS grew to about 1.3–1.45 GiB without a limit and stayed near 650 MiB with
- * `MALLOC_ARENA_MAX=2`, at the same CPU per request. The variable is read by glibc when the
- * process starts, so it must be in the environment of `node` itself: `npm start` sets it (unless
- * the operator did), the systemd units in docs/deploy.md set it, and otherwise the server warns.
+ * on 2 cores, peak RSS reached 1.3–1.45 GiB without a limit, about 800 MiB with 2 or 4 arenas;
+ * 2 arenas cost about 2.5 % of cold-JPEG throughput in lock contention, 4 nothing measurable.
+ * Halftone uses 2 × CPU cores. The variable is read by glibc when the process starts, so it must
+ * be in the environment of `node` itself: `npm start` sets it (unless the operator did), the
+ * systemd units in docs/deploy.md set it, and otherwise the server warns.
  */
+import { availableParallelism } from 'node:os';
 
 export interface AllocatorInfo {
   /** 'glibc' (with its version), 'musl/other' when Node was not built against glibc, or the OS name. */
@@ -47,7 +49,7 @@ export function allocatorInfo(env: Record<string, string | undefined> = process.
 export function allocatorWarning(info: AllocatorInfo): string | undefined {
   if (info.limit !== undefined) return undefined;
   return `halftone: warning: ${info.libc} malloc runs without an arena limit: libvips threads fragment memory and RSS can stay far above `
-    + 'HALFTONE_MEMORY_BUDGET_BYTES. Start node with MALLOC_ARENA_MAX=2 in its environment (npm start does) or preload jemalloc; '
+    + `HALFTONE_MEMORY_BUDGET_BYTES. Start node with MALLOC_ARENA_MAX=${arenasFor(availableParallelism())} (2 × CPU cores) in its environment (npm start does) or preload jemalloc; `
     + 'see docs/operations-perf.md, "Memory allocator".';
 }
 
@@ -58,8 +60,13 @@ export function reportAllocator(info: AllocatorInfo = allocatorInfo(), log: (lin
   if (w !== undefined) warn(w);
 }
 
+/** The arena bound Halftone starts with: 2 × CPU cores (npm start computes the same from nproc). */
+export function arenasFor(cores: number): number {
+  return 2 * Math.max(1, cores);
+}
+
 /**
- * The environment Halftone's processes are started with (npm start's script sets the same value;
- * a test checks they agree): the bench and the test helpers start `node dist/main.js` with it.
+ * The environment Halftone's processes are started with (npm start's script computes the same
+ * value; a test checks they agree): the bench and the test helpers start `node dist/main.js` with it.
  */
-export const LAUNCH_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+export const LAUNCH_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: String(arenasFor(availableParallelism())) };
