@@ -157,7 +157,7 @@ export async function composeJobUseCases(config: Config, dataDir: string, deps: 
   const video = createVideoAnimations({
     objects: stores.objects, queue: jobs, tools: videoTools, webhook: createWebhookSender(), topics: notify.topics,
     limits: { maxDurationMs: config.videoMaxDurationS * 1000, maxFrames: config.videoMaxFrames, maxSourceSide: 8192 },
-    maxBytes: config.videoMaxBytes, timeoutMs: config.videoTimeoutS * 1000, tmpDir: videoTmp,
+    maxBytes: config.videoMaxBytes, timeoutMs: config.videoTimeoutS * 1000, tmpDir: videoTmp, maxBacklog: config.maxJobBacklog,
     notifyBackoffMs: config.notifyBackoffMs, log: deps.log,
   });
   if (!videoTools.available()) deps.log(`halftone: video/animation disabled (${videoTools.describe()})`);
@@ -169,6 +169,7 @@ export async function composeJobUseCases(config: Config, dataDir: string, deps: 
       retentionMs: config.taskRetentionMs,
       timeoutMs: config.taskTimeoutMs,
       fetch: { maxBytes: MAX_URL_BYTES, timeoutMs: config.taskFetchTimeoutMs, maxRedirects: 5 },
+      maxBacklog: config.maxJobBacklog,
     },
   });
   jobs.register(tasks.kind, (payload, ctx) => tasks.handle(payload, ctx));

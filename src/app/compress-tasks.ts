@@ -17,6 +17,7 @@ import type { JobContext, JobQueue, JobRecord, Json } from '../ports/job-queue.j
 import type { ResultFiles } from '../ports/result-files.js';
 import type { SourceFetcher } from '../ports/source-fetcher.js';
 import type { TaskInputs } from '../ports/task-inputs.js';
+import { assertBacklogRoom } from './job-backlog.js';
 
 export const TASK_KIND = 'imgcompress';
 /** 1 KB = 1024 bytes (spec §7.1). */
@@ -49,6 +50,8 @@ export interface CompressTasksConfig {
   readonly timeoutMs: number;
   /** Remote download limits (size cap → -5, other failures → -3). */
   readonly fetch: { readonly maxBytes: number; readonly timeoutMs: number; readonly maxRedirects: number };
+  /** Tasks queued or running at most before new ones are refused (OVERLOADED); 0 = no cap. */
+  readonly maxBacklog?: number;
 }
 
 export interface CompressTasksDeps {
@@ -109,6 +112,8 @@ export interface CompressTasks {
   handle(payload: Json, ctx: JobContext): Promise<Json>;
   /** The queue's expiry hook for this kind: removes the task's files. */
   expire(job: JobRecord): Promise<void>;
+  /** Throws OVERLOADED when the task backlog is full (checked before an upload is read). */
+  assertRoom(): Promise<void>;
   submit(source: TaskSource, options: TaskOptions): Promise<{ taskId: string }>;
   /** Undefined when the task is unknown or past its retention. */
   get(taskId: string): Promise<TaskView | undefined>;
@@ -313,6 +318,7 @@ export function createCompressTasks(deps: CompressTasksDeps): CompressTasks {
       await inputs.remove(inputName(job.id));
       await inputs.remove(outputName(job.id));
     },
+    assertRoom: () => assertBacklogRoom(queue, TASK_KIND, config.maxBacklog ?? 0, 'compression tasks'),
     async submit(source, options) {
       const taskId = randomUUID();
       const createdAt = now();

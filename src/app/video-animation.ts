@@ -21,6 +21,7 @@ import type { Json, JobQueue, JobRecord } from '../ports/job-queue.js';
 import type { VideoTools } from '../ports/video-tools.js';
 import type { WebhookSender } from '../ports/webhook.js';
 import type { ObjectService } from './oss-objects.js';
+import { assertBacklogRoom } from './job-backlog.js';
 
 export const VIDEO_JOB_KIND = 'video-animation';
 export const NOTIFY_JOB_KIND = 'video-notify';
@@ -37,6 +38,8 @@ export interface VideoAnimationDeps {
   readonly maxBytes: number;
   /** Time budget of one attempt, ms. */
   readonly timeoutMs: number;
+  /** Animation jobs queued or running at most before new ones are refused (OVERLOADED); 0 = no cap. */
+  readonly maxBacklog?: number;
   /** Private scratch directory (emptied by the composition root at start). */
   readonly tmpDir: string;
   /** How long a settled task stays visible to the status endpoint (default 24 h). */
@@ -262,6 +265,7 @@ export function createVideoAnimations(deps: VideoAnimationDeps): VideoAnimations
       }
       const targetBucket = req.saveas.bucket ?? req.bucket;
       await objects.getBucket(targetBucket);
+      await assertBacklogRoom(queue, VIDEO_JOB_KIND, deps.maxBacklog ?? 0, 'video animation tasks');
       const t = now();
       const targetKey = expandTargetKey(req.saveas.object, targetVariables({ bucket: req.bucket, key: req.key, format: req.params.format, uploadedAt: src.lastModified, taskAt: t }));
       objects.checkObjectKey(targetKey);

@@ -46,6 +46,7 @@ export const CONFIG_SCHEMA = {
   abstractRateLimit: { env: 'HALFTONE_ABSTRACT_RATE_LIMIT', kind: 'count', default: '2', doc: 'Abstract-style API: requests per second per API key; more answer 429 with Retry-After.' },
   jobConcurrency: { env: 'HALFTONE_JOB_CONCURRENCY', kind: 'count', default: '2', doc: 'Most background jobs (compression tasks, video animations) run at once by this process.' },
   publicUrl: { env: 'HALFTONE_PUBLIC_URL', kind: 'string', default: '', doc: 'Public origin for result URLs (e.g. `https://img.example.com`); empty = taken from the request (Host, X-Forwarded-Proto).' },
+  maxJobBacklog: { env: 'HALFTONE_MAX_JOB_BACKLOG', kind: 'natural', default: '1000', doc: 'Background jobs of one kind (compression tasks, video animations) queued or running at most; beyond it new ones are refused with 503 and Retry-After (PicWish: `{"status":503}` envelope; OSS: ServiceUnavailable). 0 = no cap.' },
   taskFetchTimeoutMs: { env: 'HALFTONE_TASK_FETCH_TIMEOUT_MS', kind: 'count', default: '10000', doc: 'Compression tasks: time budget for downloading `image_url` (failure = state -3).' },
   taskPngKbyte: { env: 'HALFTONE_TASK_PNG_KBYTE', kind: 'string', default: 'allow', doc: 'Compression tasks: `allow` (default) = `kbyte` works for PNG output (palette search); `reject` = 400 `kbyte is not supported for png output`, as the reference.' },
   taskRateLimit: { env: 'HALFTONE_TASK_RATE_LIMIT', kind: 'count', default: '2', doc: 'Compression tasks: requests per second per API key (create and query count alike); more answer 429 with Retry-After.' },

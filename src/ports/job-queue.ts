@@ -95,6 +95,11 @@ export interface CloseOptions {
 export interface JobQueue {
   submit(kind: string, payload: Json, options?: SubmitOptions): Promise<{ id: string }>;
   get(id: string): Promise<JobRecord | undefined>;
+  /**
+   * Jobs of `kind` not settled yet: queued (retries waiting for their backoff included) or
+   * running. The backlog that a cap on new work (HALFTONE_TASK_MAX_BACKLOG) looks at.
+   */
+  pending(kind: string): Promise<number>;
   /** True when the job was queued or running and is now cancelled; false otherwise. */
   cancel(id: string): Promise<boolean>;
   /** Registers the one handler of `kind` (throws if the kind already has one). */

@@ -115,6 +115,31 @@ export function jobQueueContract(name: string, makeQueue: MakeQueue): void {
       });
     });
 
+    it('counts the pending jobs of a kind: queued and running, not settled or cancelled ones', async () => {
+      await withQueue(async ({ queue }) => {
+        const hold = gate();
+        queue.register('held', async () => {
+          await hold.promise;
+          return null;
+        });
+        await queue.start();
+        assert.equal(await queue.pending('held'), 0);
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i++) ids.push((await queue.submit('held', { i })).id);
+        // No handler for this kind: it stays queued, and is counted under its own kind only.
+        await queue.submit('unhandled', null);
+        await waitFor(queue, ids[0]!, (j) => j.state === 'running');
+        assert.equal(await queue.pending('held'), 3, 'one running, two queued');
+        assert.equal(await queue.pending('unhandled'), 1);
+        assert.equal(await queue.pending('nothing-of-this-kind'), 0);
+        assert.equal(await queue.cancel(ids[2]!), true);
+        assert.equal(await queue.pending('held'), 2);
+        hold.open();
+        for (const id of ids) await waitFor(queue, id);
+        assert.equal(await queue.pending('held'), 0);
+      }, 1);
+    });
+
     it('reports progress while running', async () => {
       await withQueue(async ({ queue }) => {
         const hold = gate();

@@ -5,6 +5,7 @@ import { TEST_AK, TEST_SK } from '../helpers/server.js';
 
 export interface Res {
   readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
   readonly body: Buffer;
   readonly text: string;
   json<T = Record<string, unknown>>(): T;
@@ -29,5 +30,5 @@ export async function oss(
   const res = await request(`${base}${path}${qs === '' ? '' : `?${qs}`}`, { method: method as 'GET', headers, body: opts.body });
   const body = Buffer.from(await res.body.arrayBuffer());
   const text = body.toString('utf8');
-  return { status: res.statusCode, body, text, json: () => JSON.parse(text), code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] };
+  return { status: res.statusCode, headers: res.headers, body, text, json: () => JSON.parse(text), code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] };
 }

@@ -452,6 +452,14 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
       return { id };
     },
 
+    async pending(kind: string) {
+      if (closed) throw new AppError('INTERNAL', 'The job queue is closed');
+      // Retries wait as delayed jobs; prioritized jobs wait in their own set (a paused queue keeps
+      // its jobs in the waiting list).
+      const counts = await queueOf(kind).getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+      return Object.values(counts).reduce((sum, n) => sum + n, 0);
+    },
+
     async get(id: string) {
       if (closed) throw new AppError('INTERNAL', 'The job queue is closed');
       const record = await read(id);

@@ -61,7 +61,7 @@ export const TASKS_DOC_SCHEMAS: DocSchemas = {
         'application/json': { schema: { type: 'object', required: ['image_url'], properties: urlOptions, examples: [urlExample] } },
       },
     },
-    response: { 200: success(taskData, 'Task created (async: only task_id) or finished (sync)'), ...errors, 413: failure('Upload larger than 20 MB') },
+    response: { 200: success(taskData, 'Task created (async: only task_id) or finished (sync)'), ...errors, 413: failure('Upload larger than 20 MB'), 503: failure('Task backlog full (HALFTONE_MAX_JOB_BACKLOG); retry after Retry-After seconds') },
   },
   [`GET ${TASKS}/:task_id`]: {
     tags: ['tasks'], summary: 'Query a task', security: [{ apiKey: [] }],
