@@ -49,7 +49,7 @@ export function variantKey(parts: unknown): string {
 
 /** A computation in flight: its result, and how many callers still wait for it. */
 interface Flight {
-  promise: Promise<CachedVariant>;
+  readonly promise: Promise<CachedVariant>;
   /** Made when the computation first asks for its signal. */
   controller: AbortController | undefined;
   /** Callers' signals not followed yet (before the controller exists). */
@@ -106,7 +106,7 @@ export function createVariants(cache: ResultCache | undefined, onError: (err: un
       let f = inflight.get(key);
       if (f !== undefined) coalesced++;
       else {
-        const flight: Flight = { promise: Promise.resolve(undefined as unknown as CachedVariant), controller: undefined, callers: [], waiting: 0 };
+        // `load` awaits the cache before it calls `compute`, so `own` runs once `flight` exists.
         const own: LazySignal = () => {
           if (flight.controller === undefined) {
             flight.controller = new AbortController();
@@ -115,7 +115,7 @@ export function createVariants(cache: ResultCache | undefined, onError: (err: un
           }
           return flight.controller.signal;
         };
-        flight.promise = load(key, tag, () => compute(own)).finally(() => inflight.delete(key));
+        const flight: Flight = { promise: load(key, tag, () => compute(own)).finally(() => inflight.delete(key)), controller: undefined, callers: [], waiting: 0 };
         inflight.set(key, flight);
         f = flight;
       }

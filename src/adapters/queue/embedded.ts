@@ -191,8 +191,8 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
       `SELECT * FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at`,
     ),
     remove: db.prepare('DELETE FROM jobs WHERE id = ? AND expires_at IS NOT NULL'),
-    pending: db.prepare<[string, string, string], { count: number }>(
-      `SELECT COUNT(*) AS count FROM jobs WHERE state IN (?, ?) AND kind = ?`,
+    pending: db.prepare<[string], { count: number }>(
+      `SELECT COUNT(*) AS count FROM jobs WHERE state IN ('queued', 'running') AND kind = ?`,
     ),
     active: db.prepare<[], { kind: string; state: 'queued' | 'running'; count: number }>(
       `SELECT kind, state, COUNT(*) AS count FROM jobs WHERE state IN ('queued', 'running') GROUP BY kind, state`,
@@ -387,7 +387,7 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
 
     async pending(kind: string) {
       assertOpen();
-      return q.pending.get('queued', 'running', kind)?.count ?? 0;
+      return q.pending.get(kind)?.count ?? 0;
     },
     async get(id: string) {
       if (closed) throw new AppError('INTERNAL', 'The job queue is closed');
