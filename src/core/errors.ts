@@ -129,6 +129,12 @@ export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
 }
 
+/** Retry-After seconds of an OVERLOADED error (every dialect): its `details.retryAfter`, a whole number ≥ 1; 1 without one. */
+export function retryAfterSeconds(err: AppError): number {
+  const after = Number(err.details?.['retryAfter']);
+  return Number.isFinite(after) && after >= 1 ? Math.ceil(after) : 1;
+}
+
 /** Shorthand for the most common parameter error, worded as DESIGN.md §4.3 asks. */
 export function invalidParam(
   what: string,

@@ -16,7 +16,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isAppError } from '../../core/errors.js';
+import { isAppError, retryAfterSeconds } from '../../core/errors.js';
 import { apiKeyOf, parseOptions, parseUrlRequest, type AbstractOptions } from '../../dialects/abstract/request.js';
 import { AbstractValidationError, isAbstractValidationError, REQUIRED } from '../../dialects/abstract/validation.js';
 import { MAX_SOURCE_BYTES, type AbstractOutcome, type AbstractSource } from '../../app/abstract-optimise.js';
@@ -54,8 +54,7 @@ export function sendAbstractError(reply: FastifyReply, status: number, code: str
 function presentError(reply: FastifyReply, req: FastifyRequest, err: unknown, onInternalError?: (err: unknown, id: string) => void): FastifyReply {
   if (isAbstractValidationError(err)) return sendAbstractError(reply, 400, 'validation_error', err.publicMessage, err.fields);
   if (isAppError(err) && err.code === 'OVERLOADED') {
-    const after = Number((err.details as { retryAfter?: unknown } | undefined)?.retryAfter);
-    reply.header('retry-after', String(Number.isFinite(after) && after >= 1 ? Math.ceil(after) : 1));
+    reply.header('retry-after', String(retryAfterSeconds(err)));
     return sendAbstractError(reply, 503, 'service_unavailable', 'The service is busy; retry shortly.');
   }
   if (isAppError(err) && err.status < 500) return sendAbstractError(reply, 400, 'validation_error', err.publicMessage);

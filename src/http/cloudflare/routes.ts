@@ -8,7 +8,7 @@
  * host is served from the store like a relative path (same-zone source).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError } from '../../core/errors.js';
+import { AppError, isAppError, retryAfterSeconds } from '../../core/errors.js';
 import { viaHasToken } from '../../ports/source-fetcher.js';
 import type { CfRequest, CfResult, CfSource } from '../../app/cloudflare-transform.js';
 import { cfErrorShape } from './errors.js';
@@ -127,7 +127,7 @@ export function presentCfError(reply: FastifyReply, req: FastifyRequest, err: un
   const originStatus = e.details?.['originStatus'];
   const status = e.code === 'FETCH_ORIGIN_REJECTED' && typeof originStatus === 'number' && originStatus >= 400 && originStatus < 500 ? originStatus : shape.status;
   const message = e.code === 'INTERNAL' ? 'Internal error' : e.publicMessage;
-  if (e.code === 'OVERLOADED') reply.header('retry-after', String(e.details?.['retryAfter'] ?? 1));
+  if (e.code === 'OVERLOADED') reply.header('retry-after', String(retryAfterSeconds(e)));
   return reply
     .code(status)
     .header('content-type', 'text/plain; charset=utf-8')

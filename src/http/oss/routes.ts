@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERROR_CATALOGUE, isAppError } from '../../core/errors.js';
+import { AppError, ERROR_CATALOGUE, isAppError, retryAfterSeconds } from '../../core/errors.js';
 import { parseProcessBody } from '../../dialects/oss/saveas.js';
 import type { BucketAcl, BucketRecord, ObjectAcl, ObjectRecord, ObjectService } from '../../app/oss-objects.js';
 import type { TransformDeps, TransformResult } from '../../app/transform-image.js';
@@ -113,7 +113,7 @@ export function presentOssError(reply: FastifyReply, req: FastifyRequest, err: u
     },
   });
   reply.code(def.status).header('x-oss-request-id', requestId).header('content-type', 'application/xml');
-  if (e.code === 'OVERLOADED') reply.header('retry-after', String(d['retryAfter'] ?? 1));
+  if (e.code === 'OVERLOADED') reply.header('retry-after', String(retryAfterSeconds(e)));
   if (e.ec !== undefined) reply.header('x-oss-ec', e.ec);
   if (req.method === 'HEAD') {
     reply.header('x-oss-err', Buffer.from(body).toString('base64')).send();

@@ -15,7 +15,7 @@ import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_SIDE, MAX_UPLOAD_BYTES, type CompressTasks, type TaskFormat, type TaskOptions, type TaskSource, type TaskView } from '../../app/compress-tasks.js';
 import type { RateLimiter } from '../../ports/rate-limiter.js';
-import { isAppError } from '../../core/errors.js';
+import { isAppError, retryAfterSeconds } from '../../core/errors.js';
 
 export interface TaskRouteDeps {
   readonly tasks: CompressTasks;
@@ -305,7 +305,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
     } catch (err) {
       if (!isAppError(err) || err.code !== 'OVERLOADED') return internal(req, reply, err);
       req.raw.resume();
-      reply.header('retry-after', String(err.details?.['retryAfter'] ?? 1));
+      reply.header('retry-after', String(retryAfterSeconds(err)));
       return send(reply, 503, { message: err.publicMessage });
     }
     let parsed: Parsed;
