@@ -15,6 +15,8 @@
  */
 import { AppError } from '../core/errors.js';
 import type { OutputFormat, SourceInfo } from '../core/ir.js';
+import { decodedSize } from '../core/pipeline/decoded-size.js';
+import type { Plan } from '../core/pipeline/plan.js';
 
 /**
  * An AbortSignal made only when a consumer needs one (a request that has to wait): a Node
@@ -177,11 +179,17 @@ function clientClosed(): AppError {
 
 /**
  * Working memory a pipeline is expected to need, from the header probe: the decoded source (RGBA,
- * every frame kept by animations) plus the output; AVIF/HEIC encoders hold many times the output.
+ * every frame kept by animations; at the shrink-on-load size when the decoder shrinks, see
+ * core/pipeline/decoded-size.ts), libjpeg's coefficient buffer for a progressive JPEG (which it
+ * keeps whole whatever the shrink: 2 bytes per coefficient, 3 components counted at full
+ * resolution), plus the output; AVIF/HEIC encoders hold many times the output.
  */
-export function estimatePipelineBytes(info: SourceInfo, output?: { width: number; height: number; format: OutputFormat }): number {
-  const src = info.width * info.height * 4 * Math.max(1, info.frames);
-  if (output === undefined) return src;
-  const heavy = output.format === 'avif' || output.format === 'heic' ? 16 : 2;
-  return src + output.width * output.height * 4 * heavy;
+export function estimatePipelineBytes(info: SourceInfo, planned?: { readonly plan: Plan; readonly format: OutputFormat }): number {
+  const decoded = planned === undefined ? info : decodedSize(info, planned.plan);
+  const coefficients = info.progressive === true ? info.width * info.height * 6 : 0;
+  const src = decoded.width * decoded.height * 4 * Math.max(1, info.frames) + coefficients;
+  if (planned === undefined) return src;
+  const out = planned.plan.result;
+  const heavy = planned.format === 'avif' || planned.format === 'heic' ? 16 : 2;
+  return src + out.width * out.height * 4 * heavy;
 }

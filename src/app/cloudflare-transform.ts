@@ -359,7 +359,7 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
       ...(faces === undefined ? {} : { faces }),
     };
   };
-  const estimate = estimatePipelineBytes(info, { ...planned.plan.result, format });
+  const estimate = estimatePipelineBytes(info, { plan: planned.plan, format });
   const admitted = (signal: LazySignal | undefined) => (deps.admission === undefined ? pixels() : deps.admission.run(estimate, pixels, signal));
   if (deps.variants === undefined) return admitted(req.signal);
   // Remote and hosted sources are keyed by the ETag computed above (recipe, format, source version).

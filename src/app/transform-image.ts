@@ -53,7 +53,7 @@ function estimate(info: SourceInfo | undefined, recipe: ReturnType<typeof parseO
   if (info === undefined) return 0;
   try {
     const planned = planRecipe(recipe, info, options);
-    return estimatePipelineBytes(info, { ...planned.plan.result, format: planned.format });
+    return estimatePipelineBytes(info, planned);
   } catch {
     return estimatePipelineBytes(info);
   }

@@ -328,4 +328,9 @@ export interface SourceInfo {
   readonly bytes: number;
   /** Estimated JPEG quality of the source (from its quantisation tables), when JPEG. */
   readonly jpegQuality?: number;
+  /**
+   * JPEG only: a progressive (or otherwise multi-scan) frame. libjpeg keeps every DCT coefficient
+   * of such an image in memory while decoding, whatever the shrink-on-load factor.
+   */
+  readonly progressive?: boolean;
 }

@@ -12,6 +12,8 @@ export interface FastHeader {
   readonly hasAlpha: boolean;
   /** EXIF orientation 1–8 (absent or invalid → 1). */
   readonly orientation: number;
+  /** JPEG: the frame is progressive (SOF2, SOF6, SOF10, SOF14). */
+  readonly progressive?: boolean;
 }
 
 /** Orientation from a TIFF structure (the payload of an Exif APP1 after `Exif\0\0`). */
@@ -68,7 +70,9 @@ export function fastJpegHeader(buf: Buffer): FastHeader | null {
       const height = buf.readUInt16BE(i + 5);
       const width = buf.readUInt16BE(i + 7);
       if (width === 0 || height === 0) return null; // DNL-defined height: let libvips decide
-      return { width, height, hasAlpha: false, orientation };
+      // SOFn with n & 3 === 2 are the progressive processes (Huffman and arithmetic, with and
+      // without the hierarchical flag).
+      return (m & 3) === 2 ? { width, height, hasAlpha: false, orientation, progressive: true } : { width, height, hasAlpha: false, orientation };
     }
     i += 2 + len;
   }

@@ -123,7 +123,8 @@ async function probeHeader(buf: Buffer, format: NonNullable<ReturnType<typeof sn
   };
   if (format === 'jpeg') {
     const q = estimateJpegQuality(buf);
-    return q === undefined ? info : { ...info, jpegQuality: q };
+    const withScan = meta.isProgressive === true ? { ...info, progressive: true } : info;
+    return q === undefined ? withScan : { ...withScan, jpegQuality: q };
   }
   return info;
 }

@@ -167,6 +167,11 @@ function bandColour(p: CfResizeParams, state: ImageState, outputHasAlpha: boolea
   return outputHasAlpha ? c : { ...c, alpha: 1 };
 }
 
+/** Animated frames are cut at the centre: a content-based window would move from frame to frame. */
+function frameGravity(p: CfResizeParams, state: ImageState): CfGravity {
+  return state.frames > 1 && p.gravity.kind !== 'point' ? { kind: 'point', x: 0.5, y: 0.5 } : p.gravity;
+}
+
 export const cfResize: OpDefinition<'cfResize'> = {
   name: 'cfResize',
   summary: 'Cloudflare fit (scale-down, contain, scale-up, cover, crop, aspect-crop, pad, squeeze) with gravity and focal points.',
@@ -184,14 +189,18 @@ export const cfResize: OpDefinition<'cfResize'> = {
     return s;
   },
   animation: () => 'keep',
+  resizeBox(p, state) {
+    const plan = planCfResize({ ...p, gravity: frameGravity(p, state) }, state.width, state.height);
+    if (plan.crop !== null && (plan.crop.left === null || plan.crop.top === null)) return { width: plan.crop.width, height: plan.crop.height };
+    return plan.scaleTo;
+  },
   geometry(p, state, env) {
     const plan = planCfResize(p, state.width, state.height);
     const translucentBands = plan.pad !== null && bandColour(p, state, env?.outputHasAlpha ?? true).alpha < 1;
     return { ...state, width: plan.width, height: plan.height, hasAlpha: state.hasAlpha || translucentBands };
   },
   apply(pass, p, state, env) {
-    // Animated frames are cut at the centre: a content-based window would move from frame to frame.
-    const gravity: CfGravity = state.frames > 1 && p.gravity.kind !== 'point' ? { kind: 'point', x: 0.5, y: 0.5 } : p.gravity;
+    const gravity = frameGravity(p, state);
     const plan = planCfResize({ ...p, gravity }, state.width, state.height);
     if (plan.crop !== null && (plan.crop.left === null || plan.crop.top === null)) {
       // Content-based window: sharp scales to cover the box and picks the most salient window.

@@ -165,6 +165,7 @@ export const resize: OpDefinition<'resize'> = {
   },
   // OSS: resizing a GIF by percentage makes it static; by w/h keeps the animation.
   animation: (p) => (p.p !== undefined && p.w === undefined && p.h === undefined && p.l === undefined && p.s === undefined ? 'static' : 'keep'),
+  resizeBox: (p, state) => planFor(p, state).scaleTo ?? null,
   geometry(p, state) {
     const plan = planFor(p, state);
     return { ...state, width: plan.width, height: plan.height, hasAlpha: state.hasAlpha };

@@ -113,6 +113,12 @@ export interface OpDefinition<N extends OpName> {
    * to its first frame before this operation.
    */
   animation(params: OpParamsMap[N]): 'keep' | 'static';
+  /**
+   * When apply() starts with sharp's resize() on the operation's input: the box it asks for (the
+   * `fill` target, or the `cover` box). The decoder's shrink-on-load factor follows from it
+   * (src/core/pipeline/decoded-size.ts). Absent or null when the operation does not start so.
+   */
+  resizeBox?(params: OpParamsMap[N], state: ImageState): { readonly width: number; readonly height: number } | null;
   /** Pure geometry: the state after the operation (must match what apply() produces). */
   geometry(params: OpParamsMap[N], state: ImageState, env?: Pick<OpEnv, 'outputHasAlpha'>): ImageState;
   /** Adds the operation to the pass. Returns the resulting state (same as geometry()). */
