@@ -30,7 +30,7 @@ export async function composeWorker(config: Config, log: (line: string) => void 
   const stores = await composeStores(config, dataDir, { id: creds.accessKeyId, secret: creds.accessKeySecret });
   const fetcher = createHttpFetcher({ version: '0.1.0', allowedOrigins: config.allowedOrigins, anyPublicOrigin: config.anyPublicOrigin === 'true' });
   // The image engine with the configured libvips threads, before the first job.
-  await (await import('./core/pipeline/engine-settings.js')).configureEngine({ threads: config.vipsConcurrency });
+  await (await import('./core/pipeline/engine-settings.js')).configureEngine({ threads: config.vipsConcurrency, timeoutSeconds: config.pipelineTimeoutS });
   const { queue, expireHooks } = await composeQueue(config, dataDir);
   await composeJobUseCases({ ...config, runJobs: 'true' }, dataDir, { queue, expireHooks, stores, fetcher, log });
   await queue.start();

@@ -97,7 +97,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     memoryBudgetBytes: config.memoryBudgetBytes,
   });
   let engine: Promise<void> | undefined;
-  const engineReady = () => (engine ??= import('./core/pipeline/engine-settings.js').then((m) => m.configureEngine({ threads: config.vipsConcurrency })));
+  const engineReady = () => (engine ??= import('./core/pipeline/engine-settings.js').then((m) => m.configureEngine({ threads: config.vipsConcurrency, timeoutSeconds: config.pipelineTimeoutS })));
   const onObjectChanged = (bucket: string, key: string) => {
     variants.purge(ossSourceTag(bucket, key)).catch((err: unknown) => console.error('halftone: result cache purge failed:', err));
   };

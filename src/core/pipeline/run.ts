@@ -26,6 +26,7 @@ import { encodeHeic } from '../codecs/encode-heic.js';
 import { ossInfo } from '../codecs/info.js';
 import { averageHue } from '../codecs/average-hue.js';
 import { defaultFontFile } from '../ops/fonts.js';
+import { budgeted, isSharpTimeout, remainingMs, startBudget, timedOut, type Budget } from './budget.js';
 
 // libvips keeps an operation cache that only helps repeated identical work; a server sees new
 // inputs each time, so keep it small and bounded (memory is better spent on concurrent requests).
@@ -41,6 +42,8 @@ export interface RunOptions {
   readonly onePassPerOp?: boolean;
   /** Decides the output format from the requested one and the source (defaults to OSS rules). */
   readonly resolveFormat?: (requested: OutputFormat | undefined, source: SourceInfo) => OutputFormat;
+  /** The time budget this run spends (nested runs share their parent's); default: a new one (budget.ts). */
+  readonly budget?: Budget;
 }
 
 export type RunResult =
@@ -70,6 +73,7 @@ const noObjects = async (key: string): Promise<Buffer> => {
 /** Wraps anything sharp throws into a coded error; AppErrors pass through. */
 export function asDecodeError(err: unknown): AppError {
   if (isAppError(err)) return err;
+  if (isSharpTimeout(err)) return timedOut(err);
   const msg = err instanceof Error ? err.message : String(err);
   if (/pixel limit|exceeds pixel/i.test(msg)) {
     return new AppError('IMAGE_TOO_LARGE', 'The image exceeds the pixel limit.', { ec: '0040-00000012', cause: err });
@@ -128,6 +132,7 @@ export async function runRecipe(
   probed?: ProbedImage,
 ): Promise<RunResult> {
   const limits = options.limits ?? DEFAULT_LIMITS;
+  const budget = options.budget ?? startBudget();
   const { src: input, info } = probed ?? (await probeImage(source));
   checkSourceLimits(info, recipe, limits);
 
@@ -135,21 +140,21 @@ export async function runRecipe(
     return { kind: 'json', body: await ossInfo(await readEncoded(input), info) };
   }
   if (recipe.terminal === 'averageHue') {
-    const raw = await decodeFirstFrame(input, info, limits);
+    const raw = await decodeFirstFrame(input, info, limits, budget);
     return { kind: 'json', body: averageHue(raw.data, raw.channels) };
   }
 
   const { plan, format, animated } = planRecipe(recipe, info, options);
   checkOutputLimits(format, plan.result.width, plan.result.height);
-  const env = makeEnv(format, options, limits);
+  const env = makeEnv(format, { ...options, budget }, limits);
 
   try {
     if (animated) {
-      return await runAnimated(input, info, plan, format, recipe, env, limits);
+      return await runAnimated(input, info, plan, format, recipe, env, limits, budget);
     }
-    const first = await sharpFromSource(input, info, limits, false, plan.passes[0]?.autoOrient ?? false);
-    const last = await runPasses(first, plan, env);
-    const data = await encode(last.img, last.state, format, recipe, info, input);
+    const first = await sharpFromSource(input, info, limits, false, plan.passes[0]?.autoOrient ?? false, budget);
+    const last = await runPasses(first, plan, env, budget);
+    const data = await encode(last.img, last.state, format, recipe, info, budget, input);
     return image(data, format, plan, 1);
   } catch (err) {
     throw asDecodeError(err);
@@ -169,9 +174,11 @@ function image(data: Buffer, format: OutputFormat, plan: Plan, frames: number): 
   };
 }
 
-function makeEnv(format: OutputFormat, options: RunOptions, limits: Limits): OpEnv {
-  const factory = (input?: Buffer | { create: Create }, opts?: SharpOptions): Sharp =>
-    input === undefined ? sharp(opts) : Buffer.isBuffer(input) ? sharp(input, { limitInputPixels: limits.maxSourcePixels, ...opts }) : sharp({ ...opts, ...input });
+function makeEnv(format: OutputFormat, options: RunOptions & { readonly budget: Budget }, limits: Limits): OpEnv {
+  const factory = (input?: Buffer | { create: Create }, opts?: SharpOptions): Sharp => budgeted(
+    input === undefined ? sharp(opts) : Buffer.isBuffer(input) ? sharp(input, { limitInputPixels: limits.maxSourcePixels, ...opts }) : sharp({ ...opts, ...input }),
+    options.budget,
+  );
   const env: OpEnv = {
     sharp: factory,
     outputHasAlpha: formatHasAlpha(format),
@@ -189,19 +196,19 @@ function makeEnv(format: OutputFormat, options: RunOptions, limits: Limits): OpE
 }
 
 /** Opens the source for the first pass (one frame unless `animated`). */
-async function sharpFromSource(input: EncodedImage, info: SourceInfo, limits: Limits, animated: boolean, autoOrient: boolean): Promise<Sharp> {
+async function sharpFromSource(input: EncodedImage, info: SourceInfo, limits: Limits, animated: boolean, autoOrient: boolean, budget: Budget): Promise<Sharp> {
   const common: SharpOptions = { limitInputPixels: limits.maxSourcePixels, autoOrient };
   const frames: SharpOptions = animated ? { animated: true } : { pages: 1 };
   // probeImage keeps a stored file only for formats libvips reads as they are.
-  if (isStoredFile(input)) return sharp(input.path, { ...common, ...frames });
+  if (isStoredFile(input)) return budgeted(sharp(input.path, { ...common, ...frames }), budget);
   const decoded = await toSharpInput(input, info);
-  if (Buffer.isBuffer(decoded)) return sharp(decoded, { ...common, ...frames });
-  return sharp(decoded.data, { ...common, raw: decoded.raw });
+  if (Buffer.isBuffer(decoded)) return budgeted(sharp(decoded, { ...common, ...frames }), budget);
+  return budgeted(sharp(decoded.data, { ...common, raw: decoded.raw }), budget);
 }
 
-async function decodeFirstFrame(input: EncodedImage, info: SourceInfo, limits: Limits): Promise<RawImage> {
+async function decodeFirstFrame(input: EncodedImage, info: SourceInfo, limits: Limits, budget: Budget): Promise<RawImage> {
   try {
-    const img = await sharpFromSource(input, info, limits, false, false);
+    const img = await sharpFromSource(input, info, limits, false, false, budget);
     return await toRaw(img);
   } catch (err) {
     throw asDecodeError(err);
@@ -213,19 +220,19 @@ async function toRaw(img: Sharp): Promise<RawImage> {
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
 
-function fromRaw(raw: RawImage): Sharp {
-  return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+function fromRaw(raw: RawImage, budget: Budget): Sharp {
+  return budgeted(sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } }), budget);
 }
 
 /** Runs every pass; returns the last pass's pipeline (not yet encoded) and its state. */
-async function runPasses(first: Sharp, plan: Plan, env: OpEnv): Promise<{ img: Sharp; state: ImageState }> {
+async function runPasses(first: Sharp, plan: Plan, env: OpEnv, budget: Budget): Promise<{ img: Sharp; state: ImageState }> {
   let img = first;
   let state = plan.source;
   for (let i = 0; i < plan.passes.length; i++) {
     const pass = plan.passes[i] as Pass;
     if (i > 0) {
       const raw = await toRaw(img);
-      img = fromRaw(raw);
+      img = fromRaw(raw, budget);
       state = { ...state, width: raw.width, height: raw.height, hasAlpha: raw.channels === 2 || raw.channels === 4 };
     }
     state = await runPass(img, pass, state, env);
@@ -258,7 +265,7 @@ async function copyrightTags(input: Buffer): Promise<Record<string, string>> {
 }
 
 /** Configures the encoder on the final pipeline and returns the encoded bytes. */
-async function encode(img: Sharp, state: ImageState, format: OutputFormat, recipe: Recipe, info: SourceInfo, input?: EncodedImage): Promise<Buffer> {
+async function encode(img: Sharp, state: ImageState, format: OutputFormat, recipe: Recipe, info: SourceInfo, budget: Budget, input?: EncodedImage): Promise<Buffer> {
   const quality = recipe.output.exactQuality ?? resolveQuality(format, recipe.output.quality, info.format === 'jpeg' ? info.jpegQuality : undefined);
   if (format === 'jpeg' && recipe.output.metadata === 'keep') img.keepExif().keepIccProfile();
   const ifd0: Record<string, string> = {};
@@ -291,7 +298,8 @@ async function encode(img: Sharp, state: ImageState, format: OutputFormat, recip
     }
     case 'heic': {
       const png = await img.png({ compressionLevel: 1 }).toBuffer();
-      return encodeHeic(png, quality);
+      const left = remainingMs(budget);
+      return encodeHeic(png, quality, left === Number.POSITIVE_INFINITY ? {} : { timeoutMs: Math.ceil(left) });
     }
   }
 }
@@ -300,8 +308,8 @@ async function encode(img: Sharp, state: ImageState, format: OutputFormat, recip
  * Animated sources: decode every frame once, run the plan on each frame as a still image, and
  * re-assemble them with the source's delays and loop count.
  */
-async function runAnimated(input: EncodedImage, info: SourceInfo, plan: Plan, format: OutputFormat, recipe: Recipe, env: OpEnv, limits: Limits): Promise<RunResult> {
-  const src = await sharpFromSource(input, info, limits, true, false);
+async function runAnimated(input: EncodedImage, info: SourceInfo, plan: Plan, format: OutputFormat, recipe: Recipe, env: OpEnv, limits: Limits, budget: Budget): Promise<RunResult> {
+  const src = await sharpFromSource(input, info, limits, true, false, budget);
   const meta = await src.metadata();
   const { data, info: rawInfo } = await src.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   const frameH = meta.pageHeight ?? info.height;
@@ -312,14 +320,14 @@ async function runAnimated(input: EncodedImage, info: SourceInfo, plan: Plan, fo
   let outW = plan.result.width;
   let outH = plan.result.height;
   for (let i = 0; i < frames; i++) {
-    const frame = fromRaw({ data: data.subarray(i * frameBytes, (i + 1) * frameBytes), width: rawInfo.width, height: frameH, channels: 4 });
-    const res = await runPasses(frame, stillPlan, env);
+    const frame = fromRaw({ data: data.subarray(i * frameBytes, (i + 1) * frameBytes), width: rawInfo.width, height: frameH, channels: 4 }, budget);
+    const res = await runPasses(frame, stillPlan, env, budget);
     const raw = await toRaw(res.img.ensureAlpha());
     outW = raw.width;
     outH = raw.height;
     outFrames.push(raw.data);
   }
-  const joined = sharp(Buffer.concat(outFrames), { raw: { width: outW, height: outH * frames, channels: 4, pageHeight: outH } });
+  const joined = budgeted(sharp(Buffer.concat(outFrames), { raw: { width: outW, height: outH * frames, channels: 4, pageHeight: outH } }), budget);
   const delay = meta.delay && meta.delay.length > 0 ? meta.delay.slice(0, frames) : undefined;
   const loop = meta.loop ?? 0;
   const anim = { ...(delay ? { delay } : {}), loop };
