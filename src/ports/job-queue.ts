@@ -97,7 +97,7 @@ export interface JobQueue {
   get(id: string): Promise<JobRecord | undefined>;
   /**
    * Jobs of `kind` not settled yet: queued (retries waiting for their backoff included) or
-   * running. The backlog that a cap on new work (HALFTONE_TASK_MAX_BACKLOG) looks at.
+   * running. The backlog that the cap on new work (HALFTONE_MAX_JOB_BACKLOG) looks at.
    */
   pending(kind: string): Promise<number>;
   /** True when the job was queued or running and is now cancelled; false otherwise. */
