@@ -26,7 +26,7 @@ test('a recipe past HALFTONE_PIPELINE_TIMEOUT_S is stopped with TIMEOUT in the d
     env: { HALFTONE_PIPELINE_TIMEOUT_S: '1', HALFTONE_CACHE_MEMORY_BYTES: '0', HALFTONE_CACHE_DISK_BYTES: '0', HALFTONE_HOT_CACHE_BYTES: '0' },
   });
   try {
-    const noise = await sharp({ create: { width: 4000, height: 4000, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg({ quality: 80 }).toBuffer();
+    const noise = await sharp({ create: { width: 4000, height: 4000, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg({ quality: 80 }).toBuffer();
     assert.equal(await put(server.url, '/slow/', undefined, { 'x-oss-acl': 'public-read' }), 200);
     assert.equal(await put(server.url, '/slow/noise.jpg', noise, { 'content-type': 'image/jpeg' }), 200);
 
