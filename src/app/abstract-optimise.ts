@@ -20,7 +20,7 @@ import type { ResultFiles } from '../ports/result-files.js';
 import type { AzureExportTarget, ExportTarget, ResultExporter, S3ExportTarget } from '../ports/result-exporter.js';
 import { probe } from '../core/codecs/probe.js';
 import { checkSourceLimits } from '../core/pipeline/limits.js';
-import { estimatePipelineBytes, type Admission } from './admission.js';
+import { estimatePipelineBytes, withHold, type Admission, type MemoryHold } from './admission.js';
 
 /** Largest source, remote or uploaded (DOC: "the file may not exceed 32 MB"). */
 export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
@@ -82,7 +82,7 @@ function nameFromUrl(url: string): string {
   }
 }
 
-async function loadSource(source: AbstractSource, deps: AbstractDeps): Promise<{ data: Buffer; name: string; field: 'url' | 'image' }> {
+async function loadSource(source: AbstractSource, deps: AbstractDeps, hold: MemoryHold | undefined): Promise<{ data: Buffer; name: string; field: 'url' | 'image' }> {
   if (source.kind === 'upload') {
     if (source.data.length === 0) throw new AbstractValidationError({ image: ['The uploaded file is empty.'] });
     if (source.data.length > MAX_SOURCE_BYTES) throw new AbstractValidationError({ image: ['The file may not exceed 32 MB.'] });
@@ -94,10 +94,12 @@ async function loadSource(source: AbstractSource, deps: AbstractDeps): Promise<{
       ...limits,
       ...(source.signal === undefined ? {} : { signal: source.signal }),
       ...(source.via === undefined ? {} : { headers: { via: source.via } }),
+      ...(hold === undefined ? {} : { memory: hold }),
     });
     return { data: fetched.body, name: nameFromUrl(fetched.finalUrl), field: 'url' };
   } catch (err) {
-    if (!isAppError(err)) throw err;
+    // A refusal for memory (503) or a client that left is not a problem of the URL.
+    if (!isAppError(err) || err.code === 'OVERLOADED' || err.code === 'CLIENT_CLOSED') throw err;
     throw new AbstractValidationError({ url: [fetchMessage(err.code, err.publicMessage, limits.maxBytes)] });
   }
 }
@@ -176,8 +178,13 @@ async function place(result: OptimiseResult, name: string, store: StoreSpec | un
 }
 
 /** Runs one request. Throws AbstractValidationError for client problems, anything else for 500. */
-export async function optimiseAbstract(source: AbstractSource, options: AbstractOptions, deps: AbstractDeps): Promise<AbstractOutcome> {
-  const { data, name, field } = await loadSource(source, deps);
+export function optimiseAbstract(source: AbstractSource, options: AbstractOptions, deps: AbstractDeps): Promise<AbstractOutcome> {
+  // A downloaded source is held against the memory budget until the request is done.
+  return withHold(deps.admission, (hold) => optimiseHeld(source, options, deps, hold));
+}
+
+async function optimiseHeld(source: AbstractSource, options: AbstractOptions, deps: AbstractDeps, hold: MemoryHold | undefined): Promise<AbstractOutcome> {
+  const { data, name, field } = await loadSource(source, deps, hold);
   let result: OptimiseResult;
   const limits = deps.limits ?? { ...DEFAULT_LIMITS, maxSourceBytes: MAX_SOURCE_BYTES };
   const work = () => optimiseImage(data, {

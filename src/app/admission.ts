@@ -12,6 +12,14 @@
  * abort takes it out and rejects with CLIENT_CLOSED, so no pipeline runs for a response nobody
  * reads. Work already admitted runs to the end (libvips cannot be interrupted; the result cache
  * keeps it).
+ *
+ * Sources that are read into memory before their pipeline (objects of a store without local files,
+ * such as S3; remote downloads) are held against the same budget with a {@link MemoryHold}: their
+ * bytes are reserved before they are read, waiting in a queue of their own (bounded by the same
+ * `maxQueue`) while they do not fit, so that many concurrent requests for large sources cannot
+ * outgrow the budget before admission sees them. A hold waits only while it holds nothing; bytes
+ * beyond what it reserved (a download without Content-Length) are taken at once or refused with
+ * OVERLOADED, because holders that waited while holding could wait for each other for ever.
  */
 import { AppError } from '../core/errors.js';
 import type { OutputFormat, SourceInfo } from '../core/ir.js';
@@ -53,6 +61,33 @@ export interface AdmissionStats {
   readonly memoryBudgetBytes: number;
   /** Highest RSS seen at an admission decision. */
   readonly peakRssBytes: number;
+  /** Bytes currently held for sources read into memory ({@link MemoryHold}). */
+  readonly heldBytes: number;
+  /** Holds waiting for memory. */
+  readonly holdQueued: number;
+}
+
+/**
+ * Bytes of the memory budget held for a source read into memory, from before it is read until the
+ * request ends (`release`). Pipelines admitted meanwhile see the held bytes as reserved.
+ */
+export interface MemoryHold {
+  /**
+   * Holds `bytes` more. While nothing is held yet it waits (first come, first served) until they
+   * fit: OVERLOADED when the wait queue is full, CLIENT_CLOSED when `signal` aborts meanwhile.
+   * Once something is held it behaves as {@link grow}.
+   */
+  reserve(bytes: number, signal?: AbortSignal): Promise<void>;
+  /** Holds `bytes` more at once, or throws OVERLOADED when they do not fit (never waits). */
+  grow(bytes: number): void;
+  /**
+   * Gives back everything held and ends the hold (idempotent): a reservation still waiting resumes
+   * without holding anything, and later calls hold nothing (a download shared with other requests
+   * may outlive the request that started it).
+   */
+  release(): void;
+  /** Bytes held now. */
+  readonly bytes: number;
 }
 
 export interface Admission {
@@ -61,7 +96,31 @@ export interface Admission {
    * CLIENT_CLOSED when `signal` aborts before the work was admitted (asked for only if it waits).
    */
   run<T>(estimateBytes: number, work: () => Promise<T>, signal?: LazySignal): Promise<T>;
+  /** A hold for source bytes read into memory (see {@link MemoryHold}). */
+  hold(): MemoryHold;
   stats(): AdmissionStats;
+}
+
+/**
+ * The `reserve` callback that holds a source's bytes under `hold` before they are read (none
+ * without a hold); a wait is abandoned (CLIENT_CLOSED) when the client leaves.
+ */
+export function heldBy(hold: MemoryHold | undefined, signal: LazySignal | undefined): ((bytes: number) => Promise<void>) | undefined {
+  return hold === undefined ? undefined : (bytes) => hold.reserve(bytes, signal?.());
+}
+
+/**
+ * Runs `work` with a {@link MemoryHold} of `admission` (none without admission control) and
+ * releases it when `work` settles.
+ */
+export async function withHold<T>(admission: Admission | undefined, work: (hold: MemoryHold | undefined) => Promise<T>): Promise<T> {
+  if (admission === undefined) return work(undefined);
+  const hold = admission.hold();
+  try {
+    return await work(hold);
+  } finally {
+    hold.release();
+  }
 }
 
 interface Waiter {
@@ -94,6 +153,9 @@ export function createAdmission(opts: AdmissionOptions): Admission {
   const rss = opts.rss ?? sampledRss();
   const retryAfter = opts.retryAfterSeconds ?? 1;
   const queue: Waiter[] = [];
+  /** Source holds waiting for memory (they take no pipeline slot). */
+  const holdQueue: Waiter[] = [];
+  let held = 0;
   let active = 0;
   let reserved = 0;
   let admitted = 0;
@@ -112,6 +174,7 @@ export function createAdmission(opts: AdmissionOptions): Admission {
 
   function pump(): void {
     while (queue.length > 0 && fits(queue[0]!.estimate)) queue.shift()!.start();
+    while (holdQueue.length > 0 && memoryFits(holdQueue[0]!.estimate, 0)) holdQueue.shift()!.start();
   }
 
   function take(estimate: number): void {
@@ -120,41 +183,68 @@ export function createAdmission(opts: AdmissionOptions): Admission {
     admitted++;
   }
 
+  /** Whether `bytes` more of held source memory fit, for a hold that already holds `mine`. */
+  function memoryFits(bytes: number, mine: number): boolean {
+    if (opts.memoryBudgetBytes <= 0) return true;
+    // Nothing but this hold's own bytes is reserved: go on (source size caps bound it).
+    if (active === 0 && reserved === mine) return true;
+    const now = rss();
+    peakRss = Math.max(peakRss, now);
+    return now + reserved + bytes <= opts.memoryBudgetBytes;
+  }
+
+  function overloaded(): AppError {
+    refused++;
+    return new AppError('OVERLOADED', 'The server is busy processing other images; retry later.', { details: { retryAfter } });
+  }
+
+  /**
+   * Waits in `q` until pump() starts the waiter (which runs `start` before the caller resumes, so
+   * no other request can race for what it was given); refused when `q` is full, CLIENT_CLOSED when
+   * `signal` aborts first. `onQueued` receives a function that takes the waiter out of the queue
+   * and resumes the caller without starting it.
+   */
+  function enqueue(q: Waiter[], estimate: number, signal: AbortSignal | undefined, start: () => void, onQueued?: (cancel: () => void) => void): Promise<void> {
+    if (q.length >= opts.maxQueue) return Promise.reject(overloaded());
+    if (signal?.aborted === true) {
+      abandoned++;
+      return Promise.reject(clientClosed());
+    }
+    return new Promise<void>((resolve, reject) => {
+      const remove = (): boolean => {
+        const at = q.indexOf(waiter);
+        if (at < 0) return false;
+        q.splice(at, 1);
+        signal?.removeEventListener('abort', leave);
+        // The head may have changed, and with it whether it fits.
+        pump();
+        return true;
+      };
+      const leave = () => {
+        if (!remove()) return;
+        abandoned++;
+        reject(clientClosed());
+      };
+      const waiter: Waiter = {
+        estimate,
+        start: () => {
+          signal?.removeEventListener('abort', leave);
+          waited++;
+          start();
+          resolve();
+        },
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      q.push(waiter);
+      onQueued?.(() => {
+        if (remove()) resolve();
+      });
+    });
+  }
+
   async function run<T>(estimate: number, work: () => Promise<T>, lazySignal?: LazySignal): Promise<T> {
     if (queue.length === 0 && fits(estimate)) take(estimate);
-    else if (queue.length >= opts.maxQueue) {
-      refused++;
-      throw new AppError('OVERLOADED', 'The server is busy processing other images; retry later.', { details: { retryAfter } });
-    } else {
-      const signal = lazySignal?.();
-      if (signal?.aborted === true) {
-        abandoned++;
-        throw clientClosed();
-      }
-      await new Promise<void>((resolve, reject) => {
-        const leave = () => {
-          const at = queue.indexOf(waiter);
-          if (at < 0) return;
-          queue.splice(at, 1);
-          abandoned++;
-          reject(clientClosed());
-          // The head may have changed, and with it whether it fits.
-          pump();
-        };
-        // The slot is taken by pump() before the waiter resumes, so no other request can race for it.
-        const waiter: Waiter = {
-          estimate,
-          start: () => {
-            signal?.removeEventListener('abort', leave);
-            waited++;
-            take(estimate);
-            resolve();
-          },
-        };
-        signal?.addEventListener('abort', leave, { once: true });
-        queue.push(waiter);
-      });
-    }
+    else await enqueue(queue, estimate, lazySignal?.(), () => take(estimate));
     try {
       return await work();
     } finally {
@@ -164,11 +254,55 @@ export function createAdmission(opts: AdmissionOptions): Admission {
     }
   }
 
+  function hold(): MemoryHold {
+    let mine = 0;
+    let released = false;
+    let cancelWait: (() => void) | undefined;
+    const add = (bytes: number): void => {
+      mine += bytes;
+      held += bytes;
+      reserved += bytes;
+    };
+    const h: MemoryHold = {
+      get bytes() {
+        return mine;
+      },
+      async reserve(bytes: number, signal?: AbortSignal) {
+        if (released || !(bytes > 0)) return;
+        if (mine > 0) return h.grow(bytes);
+        if (holdQueue.length === 0 && memoryFits(bytes, 0)) return add(bytes);
+        try {
+          await enqueue(holdQueue, bytes, signal, () => add(bytes), (cancel) => (cancelWait = cancel));
+        } finally {
+          cancelWait = undefined;
+        }
+      },
+      grow(bytes: number) {
+        if (released || !(bytes > 0)) return;
+        if (!memoryFits(bytes, mine)) throw overloaded();
+        add(bytes);
+      },
+      release() {
+        if (released) return;
+        released = true;
+        cancelWait?.();
+        if (mine === 0) return;
+        held -= mine;
+        reserved -= mine;
+        mine = 0;
+        pump();
+      },
+    };
+    return h;
+  }
+
   return {
     run,
+    hold,
     stats: () => ({
       active, queued: queue.length, admitted, refused, waited, abandoned,
       maxActive: opts.maxActive, maxQueue: opts.maxQueue, memoryBudgetBytes: opts.memoryBudgetBytes, peakRssBytes: peakRss,
+      heldBytes: held, holdQueued: holdQueue.length,
     }),
   };
 }

@@ -25,15 +25,18 @@ import type { FaceDetector } from '../ports/face-detector.js';
 import type { BucketRecord, ObjectRecord } from '../ports/meta-store.js';
 import type { CachedVariant } from '../ports/result-cache.js';
 import { variantKey, type Variants } from './variants.js';
-import { estimatePipelineBytes, type Admission, type LazySignal } from './admission.js';
+import { estimatePipelineBytes, heldBy, withHold, type Admission, type LazySignal, type MemoryHold } from './admission.js';
 import { ossSourceTag } from './oss-variants.js';
 
 /** The part of the object service this use case reads. */
 export interface CfObjectReader {
   findBucket(name: string): Promise<BucketRecord | undefined>;
   findObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
-  /** The object `rec` as the engine's source (its blob file where blobs are local files). */
-  openImage(rec: ObjectRecord): Promise<EncodedImage>;
+  /**
+   * The object `rec` as the engine's source (its blob file where blobs are local files; else its
+   * bytes, after `reserve` was given their size).
+   */
+  openImage(rec: ObjectRecord, reserve?: (bytes: number) => Promise<void>): Promise<EncodedImage>;
 }
 
 export interface CfTransformConfig {
@@ -167,12 +170,16 @@ async function sourceObject(path: string, deps: CfTransformDeps): Promise<Stored
   return { bucket, key, rec: o };
 }
 
-/** `stored`: the stored source already looked up for this request (the cache key's), if any. */
-async function loadSource(req: CfRequest, deps: CfTransformDeps, stored: StoredSource | undefined): Promise<LoadedSource> {
+/**
+ * `stored`: the stored source already looked up for this request (the cache key's), if any.
+ * `hold`: where source bytes read into memory are held against the memory budget (a stored object
+ * of a store without local files, a download).
+ */
+async function loadSource(req: CfRequest, deps: CfTransformDeps, stored: StoredSource | undefined, hold: MemoryHold | undefined): Promise<LoadedSource> {
   if (req.source.kind === 'loaded') return { data: req.source.data, etag: req.source.etag, cacheControl: req.source.cacheControl };
   if (req.source.kind === 'path') {
     const { rec } = stored ?? (await sourceObject(req.source.path, deps));
-    return { data: await deps.objects.openImage(rec), etag: rec.etag, cacheControl: rec.headers['cache-control'] };
+    return { data: await deps.objects.openImage(rec, heldBy(hold, req.signal)), etag: rec.etag, cacheControl: rec.headers['cache-control'] };
   }
   if (deps.fetcher === undefined) {
     throw new AppError('FETCH_ORIGIN_NOT_ALLOWED', 'Remote sources are not enabled on this server.');
@@ -184,6 +191,7 @@ async function loadSource(req: CfRequest, deps: CfTransformDeps, stored: StoredS
     maxRedirects: f.maxRedirects,
     ...(req.signal === undefined ? {} : { signal: req.signal() }),
     headers: req.headers.via === undefined ? {} : { via: req.headers.via },
+    ...(hold === undefined ? {} : { memory: hold }),
   });
   return { data: fetched.body, etag: fetched.etag, cacheControl: fetched.cacheControl };
 }
@@ -225,8 +233,15 @@ function maxAge(cc: string): number | undefined {
   return m === null ? undefined : Number(m[1]);
 }
 
-/** Runs one Cloudflare transformation. Throws AppError for every expected failure. */
-export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps): Promise<CfResult> {
+/**
+ * Runs one Cloudflare transformation. Throws AppError for every expected failure. A source read
+ * into memory is held against the memory budget until the transformation is done.
+ */
+export function transformCloudflare(req: CfRequest, deps: CfTransformDeps): Promise<CfResult> {
+  return withHold(deps.admission, (hold) => transformHeld(req, deps, hold));
+}
+
+async function transformHeld(req: CfRequest, deps: CfTransformDeps, hold: MemoryHold | undefined): Promise<CfResult> {
   const cfg = deps.config;
   const parsed = parseCfOptions(req.options, { strict: cfg.strict });
   const o = parsed.options;
@@ -262,7 +277,7 @@ export async function transformCloudflare(req: CfRequest, deps: CfTransformDeps)
     if (hit !== undefined) return fromCached(hit, req.headers['if-none-match']);
   }
 
-  const source = await loadSource(req, deps, stored);
+  const source = await loadSource(req, deps, stored, hold);
   // Every run below goes on from the probed source (a stored file stays a file for the formats
   // libvips reads as they are).
   const probed = await probeImage(source.data);

@@ -245,12 +245,14 @@ export function createObjectService(deps: ObjectServiceDeps) {
     /**
      * The object `rec` (from {@link headObject}) as the engine's source: its blob file where the
      * store keeps blobs as local files (libvips reads it; the bytes never enter the JavaScript
-     * heap), else its bytes. The source is exactly the version `rec` describes. Refuses objects
-     * over the processing cap.
+     * heap), else its bytes, after `reserve` (admission control's source hold) was given their
+     * size. The source is exactly the version `rec` describes. Refuses objects over the processing
+     * cap.
      */
-    async openImage(rec: ObjectRecord): Promise<EncodedImage> {
+    async openImage(rec: ObjectRecord, reserve?: (bytes: number) => Promise<void>): Promise<EncodedImage> {
       processable(rec);
       if (blobs.localPath !== undefined) return { path: blobs.localPath(rec.blobId), size: rec.size };
+      await reserve?.(rec.size);
       return blobs.readAll(rec.blobId);
     },
 

@@ -19,12 +19,15 @@ export function registerPerfMetrics(metrics: Metrics, read: () => PerfStats): vo
   metrics.gauge('halftone_pipeline_in_flight', 'Pixel pipelines running now (admitted, not finished).', [], () => read().admission.active);
   metrics.gauge('halftone_pipeline_queue_depth', 'Pixel pipelines waiting for a slot or for memory now.', [], () => read().admission.queued);
   metrics.gauge('halftone_pipeline_max_in_flight', 'Configured pixel-pipeline slots (HALFTONE_MAX_PIPELINES or 2 × cores).', [], () => read().admission.maxActive);
-  metrics.counter('halftone_pipeline_decisions_total', 'Pixel-pipeline admission decisions since start: admitted (at once or after waiting), refused (queue full, 503) or abandoned (the client went away while queued; nothing ran).', ['outcome'],
+  metrics.counter('halftone_pipeline_decisions_total', 'Pixel-pipeline admission decisions since start: admitted (at once or after waiting), refused (queue full, or bytes a source read past its reservation did not fit; 503) or abandoned (the client went away while queued; nothing ran).', ['outcome'],
     (): Sample[] => {
       const a = read().admission;
       return [[{ outcome: 'admitted' }, a.admitted], [{ outcome: 'refused' }, a.refused], [{ outcome: 'abandoned' }, a.abandoned]];
     });
-  metrics.counter('halftone_pipeline_waited_total', 'Admissions that had to wait for a slot or for memory (a subset of admitted).', [], () => read().admission.waited);
+  metrics.counter('halftone_pipeline_waited_total', 'Admissions that had to wait for a slot or for memory (a subset of admitted), and source memory holds that had to wait.', [], () => read().admission.waited);
+  // Sources read into memory before their pipeline (S3-compatible stores, remote downloads).
+  metrics.gauge('halftone_source_memory_held_bytes', 'Bytes of the memory budget held now for sources read into memory (objects of a store without local files, remote downloads).', [], () => read().admission.heldBytes);
+  metrics.gauge('halftone_source_memory_queue_depth', 'Sources waiting for memory before they are read now.', [], () => read().admission.holdQueued);
   // Variants (the cached transform results, with coalescing of identical concurrent requests).
   metrics.counter('halftone_variants_total', 'Transform results requested, by how they were served: hit (result cache), computed (pipeline run), coalesced (joined an identical computation in flight).', ['outcome'],
     (): Sample[] => {

@@ -40,6 +40,21 @@ export interface SourceFetchOptions {
   /** Redirects followed at most (FETCH_TOO_MANY_REDIRECTS beyond); 0 refuses any redirect. */
   readonly maxRedirects: number;
   readonly headers?: SourceFetchHeaders;
+  /** Accounts the body's bytes against the server's memory budget while they are buffered. */
+  readonly memory?: BodyMemory;
+}
+
+/**
+ * Memory accounting for a body buffered in memory (admission control's source hold). The fetcher
+ * reserves the declared Content-Length before it reads the body, and grows the reservation for
+ * bytes received beyond it (no or a lying Content-Length). Either may throw (OVERLOADED) to refuse;
+ * the download then stops.
+ */
+export interface BodyMemory {
+  /** May wait until the bytes fit; rejects when `signal` (the fetch's own) aborts first. */
+  reserve(bytes: number, signal?: AbortSignal): Promise<void>;
+  /** Never waits. */
+  grow(bytes: number): void;
 }
 
 export interface FetchedSource {

@@ -44,6 +44,16 @@ function route(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { 'content-length': 50 * 1024 * 1024 });
     res.write(Buffer.alloc(1024));
     // Never finishes: the fetcher must refuse from the header alone.
+  } else if (p === '/sized') {
+    res.writeHead(200, { 'content-type': 'image/png', 'content-length': 5000 }).end(Buffer.alloc(5000, 7));
+  } else if (p === '/chunked') {
+    // No Content-Length: three chunks of 1000 bytes.
+    res.writeHead(200, { 'content-type': 'image/png' });
+    res.write(Buffer.alloc(1000, 1));
+    setTimeout(() => {
+      res.write(Buffer.alloc(1000, 2));
+      res.end(Buffer.alloc(1000, 3));
+    }, 20);
   } else if (p === '/exact-cap') {
     res.writeHead(200).end(Buffer.alloc(LIMITS.maxBytes, 1));
   } else if (p === '/hang') {
@@ -144,6 +154,66 @@ describe('time limit', () => {
     const p = fetcher.fetchSource(`${S.origin}/hang`, { ...LIMITS, signal: ac.signal });
     setTimeout(() => ac.abort(reason), 50);
     await assert.rejects(p, (e: unknown) => e === reason);
+  });
+});
+
+describe('memory accounting (the memory budget\'s source hold)', () => {
+  /** A BodyMemory that records its calls; `refuseAfter` bytes make grow throw. */
+  function recorder(opts: { refuseAfter?: number; wait?: Promise<void> } = {}) {
+    const calls: string[] = [];
+    let held = 0;
+    return {
+      calls,
+      held: () => held,
+      memory: {
+        async reserve(bytes: number, signal?: AbortSignal) {
+          calls.push(`reserve ${bytes}`);
+          if (opts.wait !== undefined) {
+            await new Promise<void>((resolve, reject) => {
+              signal?.addEventListener('abort', () => reject(new AppError('CLIENT_CLOSED', 'gone')), { once: true });
+              void opts.wait!.then(resolve);
+            });
+          }
+          held += bytes;
+        },
+        grow(bytes: number) {
+          if (opts.refuseAfter !== undefined && held + bytes > opts.refuseAfter) throw new AppError('OVERLOADED', 'busy', { details: { retryAfter: 1 } });
+          calls.push(`grow ${bytes}`);
+          held += bytes;
+        },
+      },
+    };
+  }
+
+  it('a declared length is reserved before the body is read; nothing more is asked for', async () => {
+    const r = recorder();
+    const res = await fetcher.fetchSource(`${S.origin}/sized`, { ...LIMITS, memory: r.memory });
+    assert.equal(res.body.length, 5000);
+    assert.deepEqual(r.calls, ['reserve 5000']);
+  });
+
+  it('a body without Content-Length grows the reservation as it arrives, to exactly its size', async () => {
+    const r = recorder();
+    const res = await fetcher.fetchSource(`${S.origin}/chunked`, { ...LIMITS, memory: r.memory });
+    assert.equal(res.body.length, 3000);
+    assert.ok(r.calls.length >= 2 && r.calls.every((c) => c.startsWith('grow ')), r.calls.join(', '));
+    assert.equal(r.held(), 3000);
+  });
+
+  it('a refused grow stops the download with that refusal and closes the connection', async () => {
+    const r = recorder({ refuseAfter: 64 * 1024 });
+    const closed = S.nextSocketClose();
+    await expectCode(fetcher.fetchSource(`${S.origin}/endless`, { ...LIMITS, maxBytes: 1024 * 1024, memory: r.memory }), 'OVERLOADED');
+    await closed;
+  });
+
+  it('a reservation that waits past the time budget ends as FETCH_TIMEOUT, with the connection closed', async () => {
+    const never = new Promise<void>(() => undefined);
+    const r = recorder({ wait: never });
+    const closed = S.nextSocketClose();
+    await expectCode(fetcher.fetchSource(`${S.origin}/sized`, { ...LIMITS, timeoutMs: 300, memory: r.memory }), 'FETCH_TIMEOUT');
+    await closed;
+    assert.equal(r.held(), 0);
   });
 });
 

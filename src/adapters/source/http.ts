@@ -251,6 +251,19 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
           discard(res.body);
           throw fail('FETCH_TOO_LARGE', `The source is larger than ${maxBytes} bytes`, { maxBytes });
         }
+        // The body is held against the memory budget before it is read (its declared length), and
+        // for whatever arrives beyond that.
+        const { memory } = options;
+        let accounted = 0;
+        try {
+          if (memory !== undefined && Number.isFinite(declared) && declared > 0) {
+            await memory.reserve(declared, controller.signal);
+            accounted = declared;
+          }
+        } catch (err) {
+          discard(res.body);
+          throw err;
+        }
         // The cap is enforced on the bytes actually received: Content-Length may be absent or lie.
         const chunks: Buffer[] = [];
         let total = 0;
@@ -260,6 +273,15 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
           if (total > maxBytes) {
             discard(res.body);
             throw fail('FETCH_TOO_LARGE', `The source is larger than ${maxBytes} bytes`, { maxBytes });
+          }
+          if (memory !== undefined && total > accounted) {
+            try {
+              memory.grow(total - accounted);
+            } catch (err) {
+              discard(res.body);
+              throw err;
+            }
+            accounted = total;
           }
           chunks.push(buf);
         }

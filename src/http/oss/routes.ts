@@ -14,7 +14,7 @@ import { decodeContentMd5, parseRange, readSmallBody, splitUrl } from './request
 import { asArray, parseXml, toXml } from './xml.js';
 import { handleAsyncRequest, isAsyncRequest, type AsyncProcessDeps, type AsyncRequestCtx } from './async-process.js';
 import type { Variants } from '../../app/variants.js';
-import type { Admission, LazySignal } from '../../app/admission.js';
+import { heldBy, withHold, type Admission, type LazySignal } from '../../app/admission.js';
 import { ossVariant } from '../../app/oss-variants.js';
 import { offerHot } from '../hot-cache.js';
 import type { EncodedImage } from '../../core/codecs/source.js';
@@ -451,12 +451,12 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       const variant = deps.variants === undefined ? undefined : ossVariant(c.bucket, key, o, resolved.process);
       // The client going away takes the request out of the pipeline queue (coalesced: once all left).
       const gone = clientGone(c.reply.raw);
-      const compute = async (signal: LazySignal) => {
-        const out = await runTransform(c.bucket, await svc.openImage(o), resolved.process, signal);
+      const compute = (signal: LazySignal) => withHold(deps.admission, async (hold) => {
+        const out = await runTransform(c.bucket, await svc.openImage(o, heldBy(hold, signal)), resolved.process, signal);
         const data = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
         const etag = `"${createHash('md5').update(data).digest('hex').toUpperCase()}"`;
         return { data, meta: { contentType: out.kind === 'image' ? out.contentType : 'application/json', etag } };
-      };
+      });
       const result = variant === undefined ? await compute(gone) : await deps.variants!.get(variant.key, variant.tag, compute, gone);
       const body = result.data;
       const etag = String(result.meta['etag']);
@@ -586,8 +586,11 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       if (c.auth.kind !== 'signed' && isProtected(c.key) && !resolved.viaStyle) {
         throw new AppError('ACCESS_DENIED', 'The channel can be only accessed using style.', { ec: '0040-00000031' });
       }
-      const { data } = await svc.loadObject(c.bucket, c.key);
-      const out = await runTransform(c.bucket, data, resolved.process);
+      const gone = clientGone(c.reply.raw);
+      const out = await withHold(deps.admission, async (hold) => {
+        const source = await svc.openImage(await svc.headObject(c.bucket, c.key), heldBy(hold, gone));
+        return runTransform(c.bucket, source, resolved.process, gone);
+      });
       const body = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
       const type = out.kind === 'image' ? out.contentType : 'application/json';
       if (parsed.saveas === undefined) {
