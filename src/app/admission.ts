@@ -173,8 +173,10 @@ export function createAdmission(opts: AdmissionOptions): Admission {
   }
 
   function pump(): void {
-    while (queue.length > 0 && fits(queue[0]!.estimate)) queue.shift()!.start();
+    // Holds first: a pipeline is admitted whenever none runs, so pipelines always go on, while a
+    // hold served second could wait behind a stream of pipelines when the RSS is over the budget.
     while (holdQueue.length > 0 && memoryFits(holdQueue[0]!.estimate, 0)) holdQueue.shift()!.start();
+    while (queue.length > 0 && fits(queue[0]!.estimate)) queue.shift()!.start();
   }
 
   function take(estimate: number): void {

@@ -153,3 +153,31 @@ test('pipelines see held bytes as reserved; held bytes wait for pipelines; withH
   assert.equal(a.stats().heldBytes, 0);
   assert.equal(await withHold(undefined, async (hold) => hold), undefined, 'no admission control: no hold');
 });
+
+test('with the RSS over the budget, a waiting hold is served before the next pipeline, so holds are not starved', async () => {
+  const a = createAdmission({ maxActive: 4, maxQueue: 4, memoryBudgetBytes: 1000, rss: () => 2000 });
+  const g1 = deferred();
+  const g2 = deferred();
+  const p1 = a.run(100, () => g1.promise);
+  const h = a.hold();
+  let granted = false;
+  const waiting = h.reserve(50).then(() => (granted = true));
+  let p2Ran = false;
+  const p2 = a.run(100, async () => {
+    p2Ran = true;
+    await g2.promise;
+  });
+  await tick();
+  assert.equal(granted, false);
+  assert.equal(p2Ran, false);
+  g1.resolve();
+  await p1;
+  await tick();
+  // Both go on: the hold first (nothing else held), then the pipeline (none runs).
+  assert.equal(granted, true);
+  assert.equal(p2Ran, true);
+  await waiting;
+  g2.resolve();
+  await p2;
+  h.release();
+});
