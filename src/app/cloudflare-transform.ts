@@ -92,8 +92,11 @@ const CACHE_VERSION = 1;
 export type CfSource =
   | { readonly kind: 'path'; readonly path: string }
   | { readonly kind: 'url'; readonly url: string }
-  /** Bytes the caller already has (hosted images). */
-  | { readonly kind: 'loaded'; readonly data: Buffer; readonly etag?: string; readonly cacheControl?: string };
+  /**
+   * A stored object the caller found and authorised itself (hosted images: their own bucket and
+   * signed URLs); its response Cache-Control is the caller's.
+   */
+  | { readonly kind: 'object'; readonly bucket: string; readonly key: string; readonly rec: ObjectRecord; readonly cacheControl: string };
 
 export interface CfRequest {
   /** The options segment as it appears in the URL (still percent-encoded). */
@@ -176,7 +179,10 @@ async function sourceObject(path: string, deps: CfTransformDeps): Promise<Stored
  * of a store without local files, a download).
  */
 async function loadSource(req: CfRequest, deps: CfTransformDeps, stored: StoredSource | undefined, hold: MemoryHold | undefined): Promise<LoadedSource> {
-  if (req.source.kind === 'loaded') return { data: req.source.data, etag: req.source.etag, cacheControl: req.source.cacheControl };
+  if (req.source.kind === 'object') {
+    const { rec, cacheControl } = req.source;
+    return { data: await deps.objects.openImage(rec, heldBy(hold, req.signal)), etag: rec.etag, cacheControl };
+  }
   if (req.source.kind === 'path') {
     const { rec } = stored ?? (await sourceObject(req.source.path, deps));
     return { data: await deps.objects.openImage(rec, heldBy(hold, req.signal)), etag: rec.etag, cacheControl: rec.headers['cache-control'] };
@@ -264,13 +270,15 @@ async function transformHeld(req: CfRequest, deps: CfTransformDeps, hold: Memory
   // the same version.
   let cacheKey: { key: string; tag: string } | undefined;
   let stored: StoredSource | undefined;
-  if (deps.variants !== undefined && req.source.kind === 'path' && o.format !== 'json') {
-    const src = (stored = await sourceObject(req.source.path, deps));
+  if (deps.variants !== undefined && (req.source.kind === 'path' || req.source.kind === 'object') && o.format !== 'json') {
+    const src = (stored = req.source.kind === 'path' ? await sourceObject(req.source.path, deps) : req.source);
     const accept = req.headers.accept;
     cacheKey = {
       key: variantKey(['cf', CACHE_VERSION, src.bucket, src.key, src.rec.etag, src.rec.lastModified, req.options, o, auto?.width, slow,
         negotiateModernFormat(accept), negotiateModernFormat(accept, { avif: false }), accept?.toLowerCase().includes('image/webp') ?? false,
-        cfg.defaultFit, cfg.strict, cfg.defaultCacheControl]),
+        cfg.defaultFit, cfg.strict, cfg.defaultCacheControl,
+        // A caller's Cache-Control (hosted images) is part of the cached response.
+        ...(req.source.kind === 'object' ? [req.source.cacheControl] : [])]),
       tag: ossSourceTag(src.bucket, src.key),
     };
     const hit = await deps.variants.lookup(cacheKey.key);

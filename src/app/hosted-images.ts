@@ -350,7 +350,18 @@ export function createHostedImages(deps: HostedImagesDeps) {
       await deps.objects.deleteObject(bucket, keyOf(id));
     },
 
-    /** The original bytes and record (blob endpoint and delivery). */
+    /**
+     * The original's stored object, without its bytes (delivery: the transformation reads them only
+     * when the variant is not in the result cache).
+     */
+    async find(id: string): Promise<{ bucket: string; key: string; rec: ObjectRecord; image: HostedImage }> {
+      await ensureBucket();
+      const rec = await deps.objects.findObject(bucket, keyOf(id));
+      if (rec === undefined) throw notFound();
+      return { bucket, key: keyOf(id), rec, image: toImage(rec, []) };
+    },
+
+    /** The original bytes and record (blob endpoint). */
     async load(id: string): Promise<{ data: Buffer; image: HostedImage; etag: string; contentType: string }> {
       await ensureBucket();
       if (await deps.objects.findObject(bucket, keyOf(id)) === undefined) throw notFound();

@@ -15,6 +15,7 @@ import { safeIncludes } from '../../core/safe-equal.js';
 import type { CfRequest, CfResult } from '../../app/cloudflare-transform.js';
 import { MAX_IMAGE_BYTES, variantToOptions, type HostedImage, type HostedImages, type Variant } from '../../app/hosted-images.js';
 import { presentCfError } from './routes.js';
+import { clientGone } from '../client-gone.js';
 
 export interface ImagesRouteDeps {
   readonly images: HostedImages;
@@ -77,14 +78,14 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
       } else if (!(await images.config()).flexible_variants) {
         return deliveryError(reply, 403, 9429, 'Flexible variants are not enabled for this account');
       }
-      let loaded;
+      let found;
       try {
-        loaded = await images.load(id);
+        found = await images.find(id);
       } catch (err) {
         if (isAppError(err) && err.code === 'NO_SUCH_KEY') return deliveryError(reply, 404, 9431, 'Image not found');
         throw err;
       }
-      const needsSig = loaded.image.requireSignedURLs && !(variant?.neverRequireSignedURLs ?? false);
+      const needsSig = found.image.requireSignedURLs && !(variant?.neverRequireSignedURLs ?? false);
       if (needsSig) {
         // Flexible variants cannot be used on private images (spec §16.1).
         if (flexible || !(await images.verifySignature(pathname, query))) return deliveryError(reply, 403, 9425, 'Image access denied');
@@ -95,8 +96,9 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
       const cacheControl = needsSig ? 'private, max-age=3600' : await images.cacheControl(variant);
       const result = await deps.transform({
         options: withFormat,
-        source: { kind: 'loaded', data: loaded.data, etag: loaded.etag, cacheControl },
+        source: { kind: 'object', bucket: found.bucket, key: found.key, rec: found.rec, cacheControl },
         headers: { accept: h(req, 'accept'), 'if-none-match': h(req, 'if-none-match'), 'user-agent': h(req, 'user-agent') },
+        signal: clientGone(reply.raw),
       });
       reply.header('etag', result.etag).header('cache-control', cacheControl).header('x-content-type-options', 'nosniff');
       if (result.vary.length > 0) reply.header('vary', result.vary.join(', '));
