@@ -190,7 +190,8 @@ export interface MetaStore {
    * e.g. one SQLite file, offer it; a store shared by several nodes does not). `now()` is a
    * counter that never decreases; `changedAt(bucket)` is the value of `now()` at the latest write
    * that may change what a read of `bucket` answers (its row, ACL, objects, styles — or any change
-   * the store cannot attribute, such as a commit by another process), never above `now()`. A
+   * the store cannot attribute to one bucket, such as a commit by another process or a document
+   * write), never above `now()`. A
    * response computed from reads that began when `now()` was `t` is still current while
    * `changedAt(bucket) <= t`.
    */

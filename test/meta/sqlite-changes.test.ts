@@ -57,12 +57,18 @@ test('SQLite change clock: writes move their bucket only; another connection mov
     await store.listStyles('a');
     assert.equal(clock.now(), t);
     assert.ok(clock.changedAt('a') <= t);
+    // A document write (hosted-images variants and settings) belongs to no bucket: every bucket changes.
+    const beforeDoc = clock.now();
+    assert.equal(await store.putDocumentIf('images', '{}', 0), true);
+    assert.ok(clock.changedAt('a') > beforeDoc && clock.changedAt('b') > beforeDoc, 'a document write changes every bucket');
+    assert.ok(clock.changedAt('b') <= clock.now());
     // A commit by another connection (another process on the same file) changes every bucket.
+    const t2 = clock.now();
     await other.putObject(obj('b', 'x', 'b9'));
     // PRAGMA data_version is read at most once per millisecond: the commit shows within 1 ms.
     await new Promise((r) => setTimeout(r, 2));
-    assert.ok(clock.changedAt('a') > t, 'external write seen for a');
-    assert.ok(clock.changedAt('b') > t, 'external write seen for b');
+    assert.ok(clock.changedAt('a') > t2, 'external write seen for a');
+    assert.ok(clock.changedAt('b') > t2, 'external write seen for b');
   } finally {
     await other.close();
     await store.close();

@@ -65,6 +65,29 @@ export async function startPerfHarness(env: Record<string, string> = {}, dataDir
   return h;
 }
 
+/**
+ * A call of the hosted-images REST API (account `halftone`, the harness's HALFTONE_API_KEYS token
+ * `token`): JSON in and out, or a multipart upload of `file`. Returns the status and parsed body.
+ */
+export async function imagesApi(h: PerfHarness, token: string, method: string, path: string, body?: { json?: unknown; file?: Buffer }): Promise<{ status: number; result: Record<string, unknown> }> {
+  const boundary = 'halftone-test-boundary';
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  let payload: Buffer | string | undefined;
+  if (body?.file !== undefined) {
+    headers['content-type'] = `multipart/form-data; boundary=${boundary}`;
+    payload = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+      body.file,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+  } else if (body?.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body.json);
+  }
+  const res = await h.composed.app.inject({ method: method as 'GET', url: `/client/v4/accounts/halftone/images${path}`, headers, ...(payload === undefined ? {} : { payload }) });
+  return { status: res.statusCode, result: (JSON.parse(res.body) as { result: Record<string, unknown> }).result };
+}
+
 /** A W×H JPEG with structure (gradient plus noise), deterministic. */
 export async function photo(W: number, H: number, seed = 1): Promise<Buffer> {
   const noise = await sharp({ create: { width: W, height: H, channels: 3, background: 'black', noise: { type: 'gaussian', mean: 128 + seed, sigma: 40 } } }).png().toBuffer();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { photo, startPerfHarness } from './harness.js';
+import { imagesApi, photo, startPerfHarness } from './harness.js';
 
 /** Files under `dir` whose bytes are `data`. */
 function filesHolding(dir: string, data: Buffer): string[] {
@@ -27,19 +27,9 @@ test('hosted delivery: a cached variant is served without reading the original; 
   const h = await startPerfHarness({ HALFTONE_API_KEYS: 'tok-1' });
   try {
     const jpeg = await photo(640, 480);
-    const boundary = 'halftone-test-boundary';
-    const upload = await h.composed.app.inject({
-      method: 'POST',
-      url: '/client/v4/accounts/halftone/images/v1',
-      headers: { authorization: 'Bearer tok-1', 'content-type': `multipart/form-data; boundary=${boundary}` },
-      payload: Buffer.concat([
-        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
-        jpeg,
-        Buffer.from(`\r\n--${boundary}--\r\n`),
-      ]),
-    });
-    assert.equal(upload.statusCode, 200, upload.body);
-    const id = (JSON.parse(upload.body) as { result: { id: string } }).result.id;
+    const upload = await imagesApi(h, 'tok-1', 'POST', '/v1', { file: jpeg });
+    assert.equal(upload.status, 200);
+    const id = String(upload.result['id']);
     const url = `/cdn-cgi/imagedelivery/halftone/${id}/public`;
     const webp = { accept: 'image/webp,*/*' };
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { request } from 'undici';
-import { photo, startPerfHarness, type PerfHarness } from './harness.js';
+import { imagesApi, photo, startPerfHarness, type PerfHarness } from './harness.js';
+import { signDeliveryPath } from '../../src/app/hosted-images.js';
 
 const OSS_URL = '/pics/a.jpg?x-oss-process=image/resize,w_120';
 const CF_URL = '/cdn-cgi/image/width=120,format=webp/pics/a.jpg';
@@ -236,6 +237,67 @@ test('requests that could get another answer bypass the hot cache', async () => 
     // A signed GET still works (served by the route).
     const signed = await h.signed('GET', '/pics/a.jpg?x-oss-process=image/resize,w_120');
     assert.equal(signed.status, 200);
+  } finally {
+    await h.close();
+  }
+});
+
+test('hosted delivery: public answers are hot hits; variant edits, signed-URL changes and deletes are seen at once; private answers are never kept', async () => {
+  const h = await startPerfHarness({ ...QUIET, HALFTONE_API_KEYS: 'tok-1' });
+  try {
+    const s = await served(h);
+    const api = (method: string, path: string, body?: { json?: unknown; file?: Buffer }) => imagesApi(h, 'tok-1', method, path, body);
+    const up = await api('POST', '/v1', { file: await photo(400, 300) });
+    const id = String(up.result['id']);
+    const url = `/cdn-cgi/imagedelivery/halftone/${id}/public`;
+    const webp = { accept: 'image/webp' };
+    const miss = await s.get(url, webp);
+    assert.equal(miss.status, 200);
+    const h0 = await hits(s.get);
+    const hit = await s.get(url, webp);
+    assert.equal(await hits(s.get), h0 + 1, 'the repeat is a hit');
+    assert.deepEqual(stable(hit), stable(miss));
+    assert.ok(hit.body.equals(miss.body));
+    assert.equal(hit.headers['content-type'], 'image/webp');
+    const nm = await s.get(url, { ...webp, 'if-none-match': String(miss.headers['etag']) });
+    assert.equal(nm.status, 304);
+    assert.equal(await hits(s.get), h0 + 2, 'If-None-Match is answered by the hot cache too');
+    // Another Accept is another answer (format=auto varies on Accept).
+    const jpeg = await s.get(url, { accept: 'image/jpeg' });
+    assert.equal(jpeg.headers['content-type'], 'image/jpeg');
+    assert.equal(await hits(s.get), h0 + 2);
+
+    // Editing the variant (an account document, no object) is seen by the next request.
+    assert.equal((await api('PATCH', '/v1/variants/public', { json: { options: { fit: 'scale-down', width: 50, height: 50, metadata: 'none' } } })).status, 200);
+    const edited = await s.get(url, webp);
+    assert.equal(await width(edited.body), 50);
+    assert.equal(await hits(s.get), h0 + 2, 'the edited variant came from the route');
+    assert.equal(await width((await s.get(url, webp)).body), 50);
+    assert.equal(await hits(s.get), h0 + 3, 'and is then kept');
+
+    // Requiring signed URLs: the next unsigned request is refused.
+    assert.equal((await api('PATCH', `/v1/${id}`, { json: { requireSignedURLs: true } })).status, 200);
+    const refused = await s.get(url, webp);
+    assert.equal(refused.status, 403);
+    assert.equal(await hits(s.get), h0 + 3);
+    // A signed answer of a private image is never kept.
+    const key = ((await api('GET', '/v1/keys')).result['keys'] as Array<{ value: string }>)[0]!.value;
+    const q = `exp=${Math.floor(Date.now() / 1000) + 3600}`;
+    const signedUrl = `${url}?${q}&sig=${signDeliveryPath(`${url}?${q}`, key)}`;
+    assert.equal((await s.get(signedUrl, webp)).status, 200);
+    assert.equal((await s.get(signedUrl, webp)).status, 200);
+    assert.equal(await hits(s.get), h0 + 3, 'signed answers come from the route every time');
+    // A neverRequireSignedURLs variant of a private image is public: its answer is kept.
+    assert.equal((await api('POST', '/v1/variants', { json: { id: 'open', options: { fit: 'scale-down', width: 64 }, neverRequireSignedURLs: true } })).status, 200);
+    const openUrl = `/cdn-cgi/imagedelivery/halftone/${id}/open`;
+    assert.equal((await s.get(openUrl, webp)).status, 200);
+    assert.equal((await s.get(openUrl, webp)).status, 200);
+    assert.equal(await hits(s.get), h0 + 4, 'the public variant of a private image is kept');
+    // Deleting the image: the next request is a 404.
+    assert.equal((await api('DELETE', `/v1/${id}`)).status, 200);
+    assert.equal((await s.get(openUrl, webp)).status, 404);
+    assert.equal((await s.get(url, webp)).status, 404);
+    assert.equal(await hits(s.get), h0 + 4);
   } finally {
     await h.close();
   }

@@ -284,7 +284,15 @@ export function createSqliteMetaStore(opts: { readonly file: string }): MetaStor
       const r = q.getDoc.get(name);
       return r === undefined ? undefined : { value: r.value, version: Number(r.version) };
     }),
-    putDocumentIf: (name, value, expected) => run(() => (expected === 0 ? q.insDoc.run(name, value) : q.updDoc.run(value, name, expected)).changes === 1),
+    // A document (the hosted-images account: variants, settings) belongs to no bucket, and answers
+    // cached from several buckets may read it: a write counts as a change of every bucket.
+    putDocumentIf: (name, value, expected) => {
+      try {
+        return run(() => (expected === 0 ? q.insDoc.run(name, value) : q.updDoc.run(value, name, expected)).changes === 1);
+      } finally {
+        floor = ++seq;
+      }
+    },
     isBlobReferenced: (blobId) => run(() => q.blobInObjects.get(blobId) !== undefined || q.blobInParts.get(blobId) !== undefined),
     close: () => run(() => void db.close()),
     changes,

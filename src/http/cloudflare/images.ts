@@ -14,8 +14,12 @@ import { AppError, isAppError } from '../../core/errors.js';
 import { safeIncludes } from '../../core/safe-equal.js';
 import type { CfRequest, CfResult } from '../../app/cloudflare-transform.js';
 import { MAX_IMAGE_BYTES, variantToOptions, type HostedImage, type HostedImages, type Variant } from '../../app/hosted-images.js';
-import { presentCfError } from './routes.js';
+import { hotVaryOn, presentCfError } from './routes.js';
+import { offerHot, type HotOffer } from '../hot-cache.js';
 import { clientGone } from '../client-gone.js';
+
+/** The headers of a delivery's 304 (as the route sends them), for the hot cache. */
+const DELIVERY_NOT_MODIFIED: HotOffer['notModified'] = { keep: ['etag', 'cache-control', 'vary', 'x-content-type-options'] };
 
 export interface ImagesRouteDeps {
   readonly images: HostedImages;
@@ -104,6 +108,9 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
       if (result.vary.length > 0) reply.header('vary', result.vary.join(', '));
       if (result.kind === 'not-modified') return reply.code(304).send();
       if (result.kind === 'json') return reply.code(200).header('content-type', 'application/json').send(result.body);
+      // A public image's answer may be kept by the hot cache: it reads the image's object (its
+      // bucket) and the account's variants and settings (documents, whose writes change every bucket).
+      if (!needsSig) offerHot(req.raw, { bucket: found.bucket, varyOn: hotVaryOn(result.vary), notModified: DELIVERY_NOT_MODIFIED });
       reply.header('cf-resized', `internal=ok/m q=${result.quality} l=${result.data.length} f=${result.format} s=${result.width}x${result.height}`);
       return reply.code(200).header('content-type', result.contentType).send(req.method === 'HEAD' ? undefined : result.data);
     } catch (err) {

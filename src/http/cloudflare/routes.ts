@@ -39,9 +39,15 @@ function offer(req: FastifyRequest, source: CfSource, sourceBucket: string, vary
   } catch {
     return;
   }
-  // Accept alone (format=auto) keys on Accept; any client or network hint keys on all of them.
-  const varyOn = vary.length === 0 ? [] : vary.every((v) => v.toLowerCase() === 'accept') ? ['accept'] : READ_HEADERS;
-  offerHot(req.raw, { bucket, varyOn, notModified: NOT_MODIFIED });
+  offerHot(req.raw, { bucket, varyOn: hotVaryOn(vary), notModified: NOT_MODIFIED });
+}
+
+/**
+ * The request headers a hot-cache entry of a transformation keys on, from its Vary: Accept alone
+ * (format=auto) keys on Accept; any client or network hint keys on every header it may read.
+ */
+export function hotVaryOn(vary: readonly string[]): readonly string[] {
+  return vary.length === 0 ? [] : vary.every((v) => v.toLowerCase() === 'accept') ? ['accept'] : READ_HEADERS;
 }
 
 /** Security headers Cloudflare sends on transformed responses (spec §12, OBSERVED). */
