@@ -60,7 +60,9 @@ test('no shrink-on-load where sharp cannot pre-shrink: the full size is charged'
   const full = { width: 6000, height: 4000 };
   assert.deepEqual(oss('image/crop,w_3000,h_2000/resize,w_300'), full); // extract before the resize
   assert.deepEqual(oss('image/rotate,90/resize,w_300'), full); // rotation before the resize
-  assert.deepEqual(oss('image/auto-orient,1/resize,w_300', { ...photo, orientation: 6 }), full);
+  // EXIF orientation with an extract in the pass: sharp orients first.
+  assert.deepEqual(oss('image/auto-orient,1/resize,m_fill,w_300,h_300', { ...photo, orientation: 6 }), full);
+  assert.deepEqual(oss('image/auto-orient,1/resize,w_320/crop,w_100,h_100', { ...photo, orientation: 3 }), full);
   assert.deepEqual(oss('image/resize,w_2900'), full); // 2.07: 2, halved
   assert.deepEqual(oss('image/resize,w_5000'), full); // no shrink
   assert.deepEqual(oss('image/resize,w_300', { ...photo, format: 'png' }), full);
@@ -68,6 +70,17 @@ test('no shrink-on-load where sharp cannot pre-shrink: the full size is charged'
   assert.deepEqual(cf('trim=10;10;10;10,width=300'), full);
   // an orientation that needs no turn does not stand in the way.
   assert.deepEqual(oss('image/auto-orient,1/resize,w_320'), { width: 750, height: 500 });
+});
+
+test('EXIF-oriented JPEG resized first: sharp resizes before it orients, with the target turned for 90°/270°', () => {
+  // Orientation 6: displayed 4000×6000, w_300 → a 300×450 box; the stored 6000 px width meets 450.
+  assert.deepEqual(oss('image/auto-orient,1/resize,w_300', { ...photo, orientation: 6 }), { width: 750, height: 500 }); // 13.3 → 8
+  // Orientation 8: w_1000 → a 1000×1500 box; 6000/1500 = 4000/1000 = 4 exactly → 4, halved to 2.
+  assert.deepEqual(oss('image/auto-orient,1/resize,w_1000', { ...photo, orientation: 8 }), { width: 3000, height: 2000 });
+  // Orientation 3 (180°) turns nothing: the box applies as it is.
+  assert.deepEqual(oss('image/auto-orient,1/resize,w_320', { ...photo, orientation: 3 }), { width: 750, height: 500 });
+  // Without auto-orient the stored orientation is what gets resized.
+  assert.deepEqual(oss('image/auto-orient,0/resize,w_320', { ...photo, orientation: 6 }), { width: 750, height: 500 });
 });
 
 test('WebP decodes straight to the scaled size; Cloudflare fits resize first too', () => {
@@ -107,8 +120,12 @@ test('decodedSize agrees with the shrink libvips performs in the engine', async 
       jpeg: join(dir, 'a.jpg'),
       progressive: join(dir, 'p.jpg'),
       webp: join(dir, 'a.webp'),
+      turned: join(dir, 'o6.jpg'),
+      upsideDown: join(dir, 'o3.jpg'),
     };
     writeFileSync(files.jpeg, await make(2725, 2225).jpeg({ quality: 90 }).toBuffer());
+    writeFileSync(files.turned, await make(2725, 2225).jpeg({ quality: 90 }).withMetadata({ orientation: 6 }).toBuffer());
+    writeFileSync(files.upsideDown, await make(2725, 2225).jpeg({ quality: 90 }).withMetadata({ orientation: 3 }).toBuffer());
     writeFileSync(files.progressive, await make(2725, 2225).jpeg({ quality: 90, progressive: true }).toBuffer());
     writeFileSync(files.webp, await make(2400, 1600).webp().toBuffer());
     const cases: Array<[keyof typeof files, string]> = [
@@ -120,6 +137,12 @@ test('decodedSize agrees with the shrink libvips performs in the engine', async 
       ['progressive', 'image/resize,w_300'],
       ['webp', 'image/resize,w_300'],
       ['webp', 'image/resize,w_1000'],
+      ['turned', 'image/auto-orient,1/resize,w_300'],
+      ['turned', 'image/auto-orient,1/resize,w_800'],
+      ['turned', 'image/auto-orient,1/resize,m_fill,w_300,h_300'],
+      ['turned', 'image/auto-orient,1/resize,w_300/crop,w_100,h_100'],
+      ['turned', 'image/resize,w_300'],
+      ['upsideDown', 'image/auto-orient,1/resize,w_300'],
     ];
     const script = `
       import { readFileSync } from 'node:fs';
@@ -133,9 +156,11 @@ test('decodedSize agrees with the shrink libvips performs in the engine', async 
         const recipe = parseOssProcess(chain);
         const plan = planRecipe(recipe, probed.info).plan;
         const step = plan.passes[0].steps.find((s) => s.op.op === 'resize');
-        console.log('### ' + JSON.stringify({ process: chain, claim: decodedSize(probed.info, plan), full: probed.info.width, resizeFrom: step.before.width }));
+        // Widths in the stored orientation (libvips resizes before it turns the image).
+        const turned = plan.passes[0].autoOrient && probed.info.orientation >= 5;
+        console.log('### ' + JSON.stringify({ process: chain, claim: decodedSize(probed.info, plan), full: probed.info.width, resizeFrom: turned ? step.before.height : step.before.width }));
         const out = await runRecipe(bytes, recipe, {});
-        console.log('### out ' + out.width);
+        console.log('### out ' + (turned ? out.height : out.width));
       }
     `;
     const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify(cases.map(([k, p]) => [files[k], p]))], {

@@ -5,12 +5,15 @@
  *
  * sharp pre-shrinks only when the first thing its pipeline does is a resize (src/pipeline.cc,
  * `shouldPreShrink`): no extract before it, no trim, no gamma, no colourspace pipeline, no
- * orientation or rotation applied before it. This module recognises the plans for which that
- * certainly holds and answers the full size for every other one, so the estimate errs high.
+ * orientation or rotation applied before it. EXIF auto-orientation is applied after the resize
+ * (with the resize target turned for 90°/270° orientations), unless the pipeline also extracts:
+ * sharp then orients first (`orientBefore`), whether the extract comes before or after the resize.
+ * This module recognises the plans for which that certainly holds and answers the full size for
+ * every other one, so the estimate errs high.
  */
 import type { SourceInfo } from '../ir.js';
 import { OPS } from '../ops/index.js';
-import type { ImageState, OpDefinition } from '../ops/types.js';
+import { Stage, type ImageState, type OpDefinition } from '../ops/types.js';
 import type { Plan } from './plan.js';
 
 export interface DecodedSize {
@@ -28,15 +31,19 @@ export function decodedSize(info: SourceInfo, plan: Plan): DecodedSize {
   const full = { width: info.width, height: info.height };
   const pass = plan.passes[0];
   if (pass === undefined || info.frames > 1 || (info.format !== 'jpeg' && info.format !== 'webp')) return full;
-  // sharp orients before resizing (and so cannot pre-shrink) when it also has to extract.
-  if (pass.autoOrient && info.orientation > 1) return full;
+  const oriented = pass.autoOrient && info.orientation > 1;
+  // sharp orients before resizing (and so cannot pre-shrink) when the pipeline also extracts.
+  if (oriented && pass.steps.some((s) => s.stages.includes(Stage.PRE_EXTRACT) || s.stages.includes(Stage.POST_EXTRACT))) return full;
   if (pass.steps.some((s) => DISABLES.has(s.op.op))) return full;
   const first = pass.steps.find((s) => !BEFORE_RESIZE.has(s.op.op));
   if (first === undefined) return full;
   const def = OPS[first.op.op] as unknown as OpDefinition<typeof first.op.op>;
   const box = def.resizeBox?.(first.op.params as never, first.before as ImageState) ?? null;
   if (box === null || box.width <= 0 || box.height <= 0) return full;
-  const shrink = Math.min(info.width / box.width, info.height / box.height);
+  // The box is in displayed orientation; orientations 5–8 turn the image by 90° or 270°, and sharp
+  // turns the resize target with it, so the stored width meets the box's height.
+  const turned = oriented && info.orientation >= 5;
+  const shrink = turned ? Math.min(info.width / box.height, info.height / box.width) : Math.min(info.width / box.width, info.height / box.height);
   if (info.format === 'webp') {
     // webpload's scale: libwebp decodes straight to the scaled size.
     return shrink > 1 ? { width: Math.ceil(info.width / shrink), height: Math.ceil(info.height / shrink) } : full;
