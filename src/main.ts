@@ -181,6 +181,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     ratePerSecond: config.taskRateLimit,
     pngKbyte: config.taskPngKbyte === 'reject' ? 'reject' as const : 'allow' as const,
     publicUrl: config.publicUrl,
+    admission,
     onInternalError,
   };
   // --- Abstract-style API (/v1/url/, /v1/upload/) ----------------------------------------------
@@ -200,6 +201,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
     },
     apiKeys: config.apiKeys.split(',').map((k) => k.trim()).filter((k) => k !== ''),
     rateLimit: (key) => abstractLimiter.take(key),
+    admission,
     onInternalError,
   };
   // Logs go to stdout through an asynchronous destination, so a slow log reader never blocks the

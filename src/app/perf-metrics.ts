@@ -26,8 +26,8 @@ export function registerPerfMetrics(metrics: Metrics, read: () => PerfStats): vo
     });
   metrics.counter('halftone_pipeline_waited_total', 'Admissions that had to wait for a slot or for memory (a subset of admitted), and source memory holds that had to wait.', [], () => read().admission.waited);
   // Sources read into memory before their pipeline (S3-compatible stores, remote downloads).
-  metrics.gauge('halftone_source_memory_held_bytes', 'Bytes of the memory budget held now for sources read into memory (objects of a store without local files, remote downloads).', [], () => read().admission.heldBytes);
-  metrics.gauge('halftone_source_memory_queue_depth', 'Sources waiting for memory before they are read now.', [], () => read().admission.holdQueued);
+  metrics.gauge('halftone_source_memory_held_bytes', 'Bytes of the memory budget held now for sources read into memory (objects of a store without local files, remote downloads, JSON API uploads).', [], () => read().admission.heldBytes);
+  metrics.gauge('halftone_source_memory_queue_depth', 'Sources and uploads waiting for memory before they are read now.', [], () => read().admission.holdQueued);
   // Variants (the cached transform results, with coalescing of identical concurrent requests).
   metrics.counter('halftone_variants_total', 'Transform results requested, by how they were served: hit (result cache), computed (pipeline run), coalesced (joined an identical computation in flight).', ['outcome'],
     (): Sample[] => {

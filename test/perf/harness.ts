@@ -88,6 +88,21 @@ export async function imagesApi(h: PerfHarness, token: string, method: string, p
   return { status: res.statusCode, result: (JSON.parse(res.body) as { result: Record<string, unknown> }).result };
 }
 
+/** The value of an unlabelled series in a /metrics exposition, or undefined. */
+export function seriesValue(exposition: string, name: string): number | undefined {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(exposition);
+  return m === null ? undefined : Number(m[1]);
+}
+
+/** Polls `check` every 10 ms for up to 5 s; fails naming `what` when it never holds. */
+export async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 /** A W×H JPEG with structure (gradient plus noise), deterministic. */
 export async function photo(W: number, H: number, seed = 1): Promise<Buffer> {
   const noise = await sharp({ create: { width: W, height: H, channels: 3, background: 'black', noise: { type: 'gaussian', mean: 128 + seed, sigma: 40 } } }).png().toBuffer();

@@ -10,22 +10,12 @@ import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
-import { photo, startPerfHarness, type PerfHarness } from './harness.js';
+import { photo, seriesValue, startPerfHarness, until, type PerfHarness } from './harness.js';
 import { startLocalS3 } from '../helpers/s3-server.js';
 
 /** One series of the /metrics exposition, or undefined. */
 async function series(h: PerfHarness, name: string): Promise<number | undefined> {
-  const text = (await h.get('/metrics')).body.toString();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return m === null ? undefined : Number(m[1]);
-}
-
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`timed out waiting for ${what}`);
+  return seriesValue((await h.get('/metrics')).body.toString(), name);
 }
 
 const TIGHT = { HALFTONE_MEMORY_BUDGET_BYTES: '1', HALFTONE_MAX_QUEUE: '1', HALFTONE_CACHE_MEMORY_BYTES: '0', HALFTONE_CACHE_DISK_BYTES: '0' };

@@ -20,6 +20,8 @@ import { isAppError, retryAfterSeconds } from '../../core/errors.js';
 import { apiKeyOf, parseOptions, parseUrlRequest, type AbstractOptions } from '../../dialects/abstract/request.js';
 import { AbstractValidationError, isAbstractValidationError, REQUIRED } from '../../dialects/abstract/validation.js';
 import { MAX_SOURCE_BYTES, type AbstractOutcome, type AbstractSource } from '../../app/abstract-optimise.js';
+import type { Admission } from '../../app/admission.js';
+import { holdUpload } from '../upload-hold.js';
 
 export type RateLimitAnswer = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number };
 
@@ -31,6 +33,8 @@ export interface AbstractRouteDeps {
   readonly rateLimit?: (key: string) => Promise<RateLimitAnswer>;
   /** Largest upload in bytes (default 32 MB, the URL mode's documented cap). */
   readonly maxUploadBytes?: number;
+  /** Holds an upload's bytes against the memory budget before it is read (src/http/upload-hold.ts). */
+  readonly admission?: Admission | undefined;
   readonly onInternalError?: (err: unknown, requestId: string) => void;
 }
 
@@ -57,6 +61,8 @@ function presentError(reply: FastifyReply, req: FastifyRequest, err: unknown, on
     reply.header('retry-after', String(retryAfterSeconds(err)));
     return sendAbstractError(reply, 503, 'service_unavailable', 'The service is busy; retry shortly.');
   }
+  // The client went away: nobody reads the answer (logged as 499).
+  if (isAppError(err) && err.code === 'CLIENT_CLOSED') return reply.code(499).send();
   if (isAppError(err) && err.status < 500) return sendAbstractError(reply, 400, 'validation_error', err.publicMessage);
   onInternalError?.(err, req.id);
   return sendAbstractError(reply, 500, 'server_error', 'An internal error occurred.');
@@ -252,6 +258,14 @@ export function registerAbstractRoutes(app: FastifyInstance, deps: AbstractRoute
       if (early !== undefined && !keyAccepted(early, deps.apiKeys)) {
         discardRest(req, maxUpload);
         return sendAbstractError(reply, 401, 'unauthorized', 'Invalid API key provided.');
+      }
+      // The upload's bytes are held against the memory budget before it is read; refused, its
+      // body is discarded.
+      try {
+        await holdUpload(deps.admission, req, reply, maxUpload);
+      } catch (err) {
+        discardRest(req, maxUpload);
+        throw err;
       }
       // An oversized or broken upload is answered at once; the rest of its body is discarded.
       const form = await readForm(req, maxUpload);

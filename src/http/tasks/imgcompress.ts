@@ -16,6 +16,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_SIDE, MAX_UPLOAD_BYTES, type CompressTasks, type TaskFormat, type TaskOptions, type TaskSource, type TaskView } from '../../app/compress-tasks.js';
 import type { RateLimiter } from '../../ports/rate-limiter.js';
 import { isAppError, retryAfterSeconds } from '../../core/errors.js';
+import type { Admission } from '../../app/admission.js';
+import { holdUpload } from '../upload-hold.js';
 
 export interface TaskRouteDeps {
   readonly tasks: CompressTasks;
@@ -30,6 +32,8 @@ export interface TaskRouteDeps {
   readonly pngKbyte: 'allow' | 'reject';
   /** Origin for result URLs (e.g. `https://img.example.com`); empty = from the request. */
   readonly publicUrl: string;
+  /** Holds an upload's bytes against the memory budget before it is read (src/http/upload-hold.ts). */
+  readonly admission?: Admission | undefined;
   readonly onInternalError?: (err: unknown, requestId: string) => void;
 }
 
@@ -300,11 +304,15 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
       return reply;
     }
     try {
-      // A full backlog refuses the task before its upload is read (the body is dropped).
+      // A full backlog refuses the task before its upload is read (the body is dropped), and so
+      // does a memory budget that cannot take the upload (after waiting in the bounded queue).
       await deps.tasks.assertRoom();
+      if (/^multipart\/form-data/i.test(header(req, 'content-type') ?? '')) await holdUpload(deps.admission, req, reply, MAX_UPLOAD_BYTES);
     } catch (err) {
-      if (!isAppError(err) || err.code !== 'OVERLOADED') return internal(req, reply, err);
       req.raw.resume();
+      // The client went away while its upload waited for memory: nobody reads the answer.
+      if (isAppError(err) && err.code === 'CLIENT_CLOSED') return reply.code(499).send();
+      if (!isAppError(err) || err.code !== 'OVERLOADED') return internal(req, reply, err);
       reply.header('retry-after', String(retryAfterSeconds(err)));
       return send(reply, 503, { message: err.publicMessage });
     }
