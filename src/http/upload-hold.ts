@@ -15,7 +15,7 @@ const FORM_OVERHEAD = 256 * 1024;
 export async function holdUpload(admission: Admission | undefined, req: FastifyRequest, reply: FastifyReply, capBytes: number): Promise<void> {
   if (admission === undefined) return;
   const declared = Number(req.headers['content-length']);
-  const bytes = Number.isFinite(declared) && declared > 0 ? Math.min(declared, capBytes + FORM_OVERHEAD) : capBytes + FORM_OVERHEAD;
+  const bytes = req.headers['content-length'] !== undefined && Number.isFinite(declared) && declared >= 0 ? Math.min(declared, capBytes + FORM_OVERHEAD) : capBytes + FORM_OVERHEAD;
   const hold = admission.hold();
   const res = reply.raw;
   if (res.writableFinished || res.destroyed) return;
