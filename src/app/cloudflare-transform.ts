@@ -179,13 +179,10 @@ async function sourceObject(path: string, deps: CfTransformDeps): Promise<Stored
  * of a store without local files, a download).
  */
 async function loadSource(req: CfRequest, deps: CfTransformDeps, stored: StoredSource | undefined, hold: MemoryHold | undefined): Promise<LoadedSource> {
-  if (req.source.kind === 'object') {
-    const { rec, cacheControl } = req.source;
+  if (req.source.kind === 'object' || req.source.kind === 'path') {
+    const { rec } = req.source.kind === 'object' ? req.source : stored ?? (await sourceObject(req.source.path, deps));
+    const cacheControl = req.source.kind === 'object' ? req.source.cacheControl : rec.headers['cache-control'];
     return { data: await deps.objects.openImage(rec, heldBy(hold, req.signal)), etag: rec.etag, cacheControl };
-  }
-  if (req.source.kind === 'path') {
-    const { rec } = stored ?? (await sourceObject(req.source.path, deps));
-    return { data: await deps.objects.openImage(rec, heldBy(hold, req.signal)), etag: rec.etag, cacheControl: rec.headers['cache-control'] };
   }
   if (deps.fetcher === undefined) {
     throw new AppError('FETCH_ORIGIN_NOT_ALLOWED', 'Remote sources are not enabled on this server.');

@@ -233,6 +233,15 @@ export function createHostedImages(deps: HostedImagesDeps) {
     };
   }
 
+  /** An image's stored original (record and address), without its bytes; NO_SUCH_KEY when absent. */
+  async function findOriginal(id: string): Promise<{ bucket: string; key: string; rec: ObjectRecord; image: HostedImage }> {
+    await ensureBucket();
+    const key = keyOf(id);
+    const rec = await deps.objects.findObject(bucket, key);
+    if (rec === undefined) throw notFound();
+    return { bucket, key, rec, image: toImage(rec, []) };
+  }
+
   function checkId(id: string): void {
     if (id === '' || Buffer.byteLength(id, 'utf8') > MAX_CUSTOM_ID_BYTES) throw bad(`Custom ID must be 1–${MAX_CUSTOM_ID_BYTES} bytes`);
     if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw bad('Custom ID must not be a UUID');
@@ -354,18 +363,12 @@ export function createHostedImages(deps: HostedImagesDeps) {
      * The original's stored object, without its bytes (delivery: the transformation reads them only
      * when the variant is not in the result cache).
      */
-    async find(id: string): Promise<{ bucket: string; key: string; rec: ObjectRecord; image: HostedImage }> {
-      await ensureBucket();
-      const rec = await deps.objects.findObject(bucket, keyOf(id));
-      if (rec === undefined) throw notFound();
-      return { bucket, key: keyOf(id), rec, image: toImage(rec, []) };
-    },
+    find: findOriginal,
 
     /** The original bytes and record (blob endpoint). */
     async load(id: string): Promise<{ data: Buffer; image: HostedImage; etag: string; contentType: string }> {
-      await ensureBucket();
-      if (await deps.objects.findObject(bucket, keyOf(id)) === undefined) throw notFound();
-      const { rec, data } = await deps.objects.loadObject(bucket, keyOf(id));
+      const { key } = await findOriginal(id);
+      const { rec, data } = await deps.objects.loadObject(bucket, key);
       return { data, image: toImage(rec, []), etag: rec.etag, contentType: rec.contentType };
     },
 

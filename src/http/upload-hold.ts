@@ -8,6 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Admission } from '../app/admission.js';
+import { clientGone } from './client-gone.js';
 
 /** Room for the multipart framing and the small fields beside the file. */
 const FORM_OVERHEAD = 256 * 1024;
@@ -16,13 +17,12 @@ export async function holdUpload(admission: Admission | undefined, req: FastifyR
   if (admission === undefined) return;
   const declared = Number(req.headers['content-length']);
   const bytes = req.headers['content-length'] !== undefined && Number.isFinite(declared) && declared >= 0 ? Math.min(declared, capBytes + FORM_OVERHEAD) : capBytes + FORM_OVERHEAD;
-  const hold = admission.hold();
   const res = reply.raw;
   if (res.writableFinished || res.destroyed) return;
-  const gone = new AbortController();
-  res.once('close', () => {
-    gone.abort();
-    hold.release();
-  });
-  await hold.reserve(bytes, gone.signal);
+  const hold = admission.hold();
+  // The client-gone signal listens first: a waiting reservation ends with CLIENT_CLOSED, then the
+  // hold is released.
+  const gone = clientGone(res)();
+  res.once('close', () => hold.release());
+  await hold.reserve(bytes, gone);
 }

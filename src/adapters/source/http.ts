@@ -252,38 +252,30 @@ export function createHttpFetcher(opts: HttpFetcherOptions): HttpSourceFetcher {
           throw fail('FETCH_TOO_LARGE', `The source is larger than ${maxBytes} bytes`, { maxBytes });
         }
         // The body is held against the memory budget before it is read (its declared length), and
-        // for whatever arrives beyond that.
+        // for whatever arrives beyond that; a refusal stops the download.
         const { memory } = options;
         let accounted = 0;
+        // The cap is enforced on the bytes actually received: Content-Length may be absent or lie.
+        const chunks: Buffer[] = [];
+        let total = 0;
         try {
           if (memory !== undefined && Number.isFinite(declared) && declared > 0) {
             await memory.reserve(declared, controller.signal);
             accounted = declared;
           }
+          for await (const chunk of res.body) {
+            const buf = chunk as Buffer;
+            total += buf.length;
+            if (total > maxBytes) throw fail('FETCH_TOO_LARGE', `The source is larger than ${maxBytes} bytes`, { maxBytes });
+            if (memory !== undefined && total > accounted) {
+              memory.grow(total - accounted);
+              accounted = total;
+            }
+            chunks.push(buf);
+          }
         } catch (err) {
           discard(res.body);
           throw err;
-        }
-        // The cap is enforced on the bytes actually received: Content-Length may be absent or lie.
-        const chunks: Buffer[] = [];
-        let total = 0;
-        for await (const chunk of res.body) {
-          const buf = chunk as Buffer;
-          total += buf.length;
-          if (total > maxBytes) {
-            discard(res.body);
-            throw fail('FETCH_TOO_LARGE', `The source is larger than ${maxBytes} bytes`, { maxBytes });
-          }
-          if (memory !== undefined && total > accounted) {
-            try {
-              memory.grow(total - accounted);
-            } catch (err) {
-              discard(res.body);
-              throw err;
-            }
-            accounted = total;
-          }
-          chunks.push(buf);
         }
         return { ...base, body: Buffer.concat(chunks, total) };
       }
