@@ -256,6 +256,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       // Not a 'list' setting: lists are lower-cased, tokens are case-sensitive.
       apiKeys: config.apiKeys.split(',').map((k) => k.trim()).filter((k) => k !== ''),
       onInternalError,
+      admission,
     },
     cloudflare: {
       prefix: config.cfPrefix,

@@ -13,7 +13,7 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../core/errors.js';
 import { CF_FITS } from '../core/ir.js';
-import type { SourceFetcher } from '../ports/source-fetcher.js';
+import type { BodyMemory, SourceFetcher } from '../ports/source-fetcher.js';
 import type { MetaStore, ObjectRecord } from '../ports/meta-store.js';
 import type { ObjectService } from './oss-objects.js';
 
@@ -260,6 +260,10 @@ export function createHostedImages(deps: HostedImagesDeps) {
       creator?: string;
       /** Generated id of a direct upload (not a custom ID). */
       draftId?: string;
+      /** Memory accounting of an upload by URL's download (admission control's hold). */
+      memory?: BodyMemory;
+      /** Asked for when an upload by URL starts: aborts the download when the client leaves. */
+      signal?: () => AbortSignal;
     }): Promise<HostedImage> {
       if ((input.file === undefined) === (input.url === undefined)) throw bad('Provide exactly one of file or url');
       let meta: Record<string, unknown> = {};
@@ -285,7 +289,11 @@ export function createHostedImages(deps: HostedImagesDeps) {
         filename = input.file.filename;
       } else {
         if (deps.fetcher === undefined) throw new AppError('FETCH_ORIGIN_NOT_ALLOWED', 'Upload by URL is not enabled on this server.');
-        const fetched = await deps.fetcher.fetchSource(input.url as string, { maxBytes: MAX_IMAGE_BYTES, timeoutMs: 30000, maxRedirects: 5 });
+        const fetched = await deps.fetcher.fetchSource(input.url as string, {
+          maxBytes: MAX_IMAGE_BYTES, timeoutMs: 30000, maxRedirects: 5,
+          ...(input.memory === undefined ? {} : { memory: input.memory }),
+          ...(input.signal === undefined ? {} : { signal: input.signal() }),
+        });
         data = fetched.body;
         filename = decodeURIComponent(new URL(fetched.finalUrl).pathname.split('/').pop() ?? '') || 'image';
       }

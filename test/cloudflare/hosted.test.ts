@@ -208,6 +208,8 @@ test('custom IDs with slashes, list v2 with cursor, stats, blob, validation erro
 test('direct creator upload: one-time URL without credentials, used once', async () => {
   const form = new FormData();
   form.append('metadata', '{"from":"browser"}');
+  // A file sent to direct_upload is not an upload: skipped unread, the fields still count.
+  form.append('file', new Blob([photo]), 'stray.jpg');
   const created = (await (await fetch(api('/v2/direct_upload'), { method: 'POST', headers: auth, body: form })).json()) as { success: boolean; result: { id: string; uploadURL: string } };
   assert.equal(created.success, true);
   const { id, uploadURL } = created.result;

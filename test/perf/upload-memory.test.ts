@@ -1,14 +1,17 @@
 /**
- * Uploads that the JSON APIs buffer in memory (Abstract `/v1/upload/`, PicWish compression tasks)
- * are held against the memory budget before their bodies are read, over real sockets: with a
- * budget of one byte, the first upload (its body still arriving) holds the budget, the second
- * waits unread in the bounded queue, the third is refused with the dialect's 503 and Retry-After;
- * once the first finishes the second goes on.
+ * Uploads that the APIs buffer in memory (Abstract `/v1/upload/`, PicWish compression tasks, the
+ * hosted-images API's uploads and direct-upload URLs) are held against the memory budget before
+ * their bodies are read, over real sockets: with a budget of one byte, the first upload (its body
+ * still arriving) holds the budget, the second waits unread in the bounded queue, the third is
+ * refused with the dialect's 503 and Retry-After; once the first finishes the second goes on.
+ * A hosted-images upload by URL holds its download the same way (a loopback origin that stalls
+ * bodies).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { photo, seriesValue, startPerfHarness, until, type PerfHarness } from './harness.js';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { imagesApi, photo, seriesValue, startPerfHarness, until, type PerfHarness } from './harness.js';
 
 const KEY = 'upload-key';
 const TIGHT = { HALFTONE_MEMORY_BUDGET_BYTES: '1', HALFTONE_MAX_QUEUE: '1', HALFTONE_API_KEYS: KEY, HALFTONE_LOG_LEVEL: 'warn', HALFTONE_TASK_RATE_LIMIT: '1000', HALFTONE_ABSTRACT_RATE_LIMIT: '1000' };
@@ -107,5 +110,93 @@ test('PicWish compression uploads are held before they are read; beyond the queu
     });
   } finally {
     await h.close();
+  }
+});
+
+/** The Images API's refusal: 503, `{success: false, errors: [{code: 5503}]}`. */
+function imagesRefusal(r: { body: string }): void {
+  const env = JSON.parse(r.body) as { success: boolean; errors: { code: number }[] };
+  assert.equal(env.success, false);
+  assert.equal(env.errors[0]?.code, 5503);
+}
+
+test('hosted-images uploads are held before they are read; beyond the queue, 503 with code 5503', async () => {
+  const h = await startPerfHarness(TIGHT);
+  try {
+    const base = await h.composed.app.listen({ port: 0, host: '127.0.0.1' });
+    const jpeg = await photo(800, 600);
+    const body = multipart('images-boundary', jpeg, 'file', { metadata: '{"k":"v"}' });
+    const send = (whole: boolean) => post(base, '/client/v4/accounts/halftone/images/v1', { 'content-type': 'multipart/form-data; boundary=images-boundary', authorization: `Bearer ${KEY}` }, body, whole);
+    await scenario(h, base, send, imagesRefusal);
+    const listed = await imagesApi(h, KEY, 'GET', '/v2');
+    assert.equal((listed.result['images'] as unknown[]).length, 2, 'the two uploads that were held are stored; the refused one is not');
+  } finally {
+    await h.close();
+  }
+});
+
+test('direct-upload URLs are held before they are read; beyond the queue, 503 with code 5503', async () => {
+  const h = await startPerfHarness(TIGHT);
+  try {
+    const base = await h.composed.app.listen({ port: 0, host: '127.0.0.1' });
+    const jpeg = await photo(800, 600);
+    const urls: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const draft = await imagesApi(h, KEY, 'POST', '/v2/direct_upload');
+      assert.equal(draft.status, 200);
+      urls.push(new URL(draft.result['uploadURL'] as string).pathname);
+    }
+    const body = multipart('direct-boundary', jpeg, 'file', {});
+    let next = 0;
+    const send = (whole: boolean) => post(base, urls[next++]!, { 'content-type': 'multipart/form-data; boundary=direct-boundary' }, body, whole);
+    await scenario(h, base, send, imagesRefusal);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a hosted-images upload by URL holds its download from the headers on; the next waits, the one after is refused (5503)', async () => {
+  const jpeg = await photo(640, 480);
+  const gates = new Map<string, () => void>();
+  const asked: string[] = [];
+  const origin = createServer((req, res) => {
+    const name = (req.url ?? '').slice(1);
+    asked.push(name);
+    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(jpeg.length) });
+    res.write(jpeg.subarray(0, 1000));
+    // The rest of the body comes once the test opens this source's gate.
+    gates.set(name, () => res.end(jpeg.subarray(1000)));
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const h = await startPerfHarness({ ...TIGHT, HALFTONE_ALLOWED_ORIGINS: originUrl, HALFTONE_ANY_PUBLIC_ORIGIN: 'false' });
+  try {
+    const base = await h.composed.app.listen({ port: 0, host: '127.0.0.1' });
+    const byUrl = (name: string) => post(base, '/client/v4/accounts/halftone/images/v1', { 'content-type': 'multipart/form-data; boundary=url-boundary', authorization: `Bearer ${KEY}` },
+      Buffer.from(`--url-boundary\r\nContent-Disposition: form-data; name="url"\r\n\r\n${originUrl}/${name}\r\n--url-boundary--\r\n`), true).response;
+    const first = byUrl('a.jpg');
+    await until('the first download to be held', async () => (await gauge(base, 'halftone_source_memory_held_bytes')) === jpeg.length);
+    const second = byUrl('b.jpg');
+    await until('the second download to wait for memory', async () => (await gauge(base, 'halftone_source_memory_queue_depth')) === 1);
+    assert.deepEqual(asked, ['a.jpg', 'b.jpg'], 'the waiting download has its headers, not its body');
+    const third = await byUrl('c.jpg');
+    assert.equal(third.status, 503, third.body);
+    assert.match(String(third.headers['retry-after']), /^\d+$/);
+    imagesRefusal(third);
+    gates.get('a.jpg')!();
+    const a = await first;
+    assert.equal(a.status, 200, a.body);
+    assert.equal((JSON.parse(a.body) as { result: { filename: string } }).result.filename, 'a.jpg');
+    await until('the second download to be held', async () => (await gauge(base, 'halftone_source_memory_held_bytes')) === jpeg.length);
+    gates.get('b.jpg')!();
+    const b = await second;
+    assert.equal(b.status, 200, b.body);
+    await until('the holds to be released', async () => (await gauge(base, 'halftone_source_memory_held_bytes')) === 0);
+    assert.equal(await gauge(base, 'halftone_source_memory_queue_depth'), 0);
+  } finally {
+    for (const open of gates.values()) open();
+    await h.close();
+    origin.closeAllConnections();
+    await new Promise((r) => origin.close(r));
   }
 });

@@ -10,13 +10,15 @@
  */
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError } from '../../core/errors.js';
+import { AppError, isAppError, retryAfterSeconds } from '../../core/errors.js';
 import { safeIncludes } from '../../core/safe-equal.js';
 import type { CfRequest, CfResult } from '../../app/cloudflare-transform.js';
 import { MAX_IMAGE_BYTES, variantToOptions, type HostedImage, type HostedImages, type Variant } from '../../app/hosted-images.js';
 import { hotVaryOn, presentCfError } from './routes.js';
 import { offerHot, type HotOffer } from '../hot-cache.js';
 import { clientGone } from '../client-gone.js';
+import { holdUpload } from '../upload-hold.js';
+import type { Admission, LazySignal, MemoryHold } from '../../app/admission.js';
 
 /** The headers of a delivery's 304 (as the route sends them), for the hot cache. */
 const DELIVERY_NOT_MODIFIED: HotOffer['notModified'] = { keep: ['etag', 'cache-control', 'vary', 'x-content-type-options'] };
@@ -30,6 +32,11 @@ export interface ImagesRouteDeps {
   readonly apiKeys: readonly string[];
   readonly deliveryPrefix?: string;
   readonly onInternalError?: (err: unknown, requestId: string) => void;
+  /**
+   * Admission control: an upload's body (up to 10 MB) and an upload by URL's download are held
+   * against the memory budget before they are read (src/http/upload-hold.ts).
+   */
+  readonly admission?: Admission | undefined;
 }
 
 const JSON_LIMIT = 64 * 1024;
@@ -135,6 +142,11 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
       return fail(reply, 500, 5500, 'Internal error');
     }
     switch (err.code) {
+      case 'OVERLOADED':
+        reply.header('retry-after', String(retryAfterSeconds(err)));
+        return fail(reply, 503, 5503, err.publicMessage);
+      // The client left while its upload waited for memory: nobody reads the answer (logged 499).
+      case 'CLIENT_CLOSED': return reply.code(499).send();
       case 'NO_SUCH_KEY': return fail(reply, 404, 5404, err.publicMessage);
       case 'ENTITY_TOO_LARGE': return fail(reply, 413, 5413, err.publicMessage);
       case 'UNSUPPORTED_FORMAT':
@@ -166,6 +178,19 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
     return true;
   };
 
+  /**
+   * Holds an upload's body against the memory budget before it is read; when the hold is refused
+   * (or the client leaves while it waits) the body is drained unread and the error goes to failFor.
+   */
+  async function holdBody(req: FastifyRequest, reply: FastifyReply, gone: LazySignal): Promise<MemoryHold | undefined> {
+    try {
+      return await holdUpload(deps.admission, req, reply, MAX_IMAGE_BYTES, gone);
+    } catch (err) {
+      req.raw.resume();
+      throw err;
+    }
+  }
+
   async function readJson(req: FastifyRequest): Promise<unknown> {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -182,12 +207,15 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
     }
   }
 
-  /** Parses the multipart upload form (file or url, id, metadata, requireSignedURLs, creator). */
-  function readForm(req: FastifyRequest): Promise<{ fields: Record<string, string>; file?: { data: Buffer; filename: string } }> {
+  /**
+   * Parses the multipart upload form (file or url, id, metadata, requireSignedURLs, creator).
+   * `files: false` (a form of fields only) skips file parts unread instead of buffering them.
+   */
+  function readForm(req: FastifyRequest, files = true): Promise<{ fields: Record<string, string>; file?: { data: Buffer; filename: string } }> {
     return new Promise((resolve, reject) => {
       let bb: busboy.Busboy;
       try {
-        bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { fileSize: MAX_IMAGE_BYTES, files: 1, fields: 10, fieldSize: 8 * 1024 } });
+        bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { fileSize: MAX_IMAGE_BYTES, files: files ? 1 : 0, fields: 10, fieldSize: 8 * 1024 } });
       } catch {
         reject(new AppError('UNSUPPORTED_FORMAT', 'Upload as multipart/form-data'));
         return;
@@ -197,11 +225,15 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
       let tooBig = false;
       bb.on('field', (name, value) => { fields[name] = value; });
       bb.on('file', (name, stream, info) => {
+        if (name !== 'file') {
+          stream.resume(); // only the field "file" is an upload: other file parts are not kept
+          return;
+        }
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('limit', () => { tooBig = true; });
         stream.on('end', () => {
-          if (name === 'file') file = { data: Buffer.concat(chunks), filename: info.filename || 'image' };
+          file = { data: Buffer.concat(chunks), filename: info.filename || 'image' };
         });
       });
       bb.on('error', (e) => reject(new AppError('INVALID_ARGUMENT', 'The multipart body is malformed', { cause: e })));
@@ -219,8 +251,14 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
     if (!guard(req, reply)) return reply;
     try {
       if (!/^multipart\/form-data/i.test(h(req, 'content-type') ?? '')) return fail(reply, 415, 5415, 'Upload as multipart/form-data, not raw bytes');
+      const gone = clientGone(reply.raw);
+      const hold = await holdBody(req, reply, gone);
       const { fields, file } = await readForm(req);
       const img = await images.upload({
+        // An upload by URL downloads into the same hold: a form of fields only held nothing, so
+        // the download waits for memory like any other source.
+        ...(hold === undefined ? {} : { memory: hold }),
+        signal: gone,
         ...(file === undefined ? {} : { file }),
         ...(fields['url'] === undefined ? {} : { url: fields['url'] }),
         ...(fields['id'] === undefined ? {} : { id: fields['id'] }),
@@ -237,7 +275,7 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
   app.post(`${base}/v2/direct_upload`, async (req, reply) => {
     if (!guard(req, reply)) return reply;
     try {
-      const { fields } = /^multipart\/form-data/i.test(h(req, 'content-type') ?? '') ? await readForm(req) : { fields: {} as Record<string, string> };
+      const { fields } = /^multipart\/form-data/i.test(h(req, 'content-type') ?? '') ? await readForm(req, false) : { fields: {} as Record<string, string> };
       const draft = await images.createDraft({
         ...(fields['id'] === undefined ? {} : { id: fields['id'] }),
         ...(fields['metadata'] === undefined ? {} : { metadata: fields['metadata'] }),
@@ -257,6 +295,7 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
     if (hash !== deps.accountHash) return fail(reply, 403, 5403, 'Account not valid');
     try {
       if (!/^multipart\/form-data/i.test(h(req, 'content-type') ?? '')) return fail(reply, 415, 5415, 'Upload as multipart/form-data with the field "file"');
+      await holdBody(req, reply, clientGone(reply.raw));
       const { file } = await readForm(req);
       if (file === undefined) return fail(reply, 400, 5400, 'The multipart field "file" is required');
       const img = await images.completeDraft(id, file);
