@@ -7,8 +7,9 @@
  * the connection closes (docs/operations-perf.md, "Admission control").
  *
  * The hold is returned (undefined without admission control) so that a route which then downloads
- * more into memory (an upload by URL) can charge it to the same hold; such a hold already holds
- * bytes, so it never waits again: what does not fit is refused at once (OVERLOADED).
+ * more into memory (an upload by URL) can charge it to the same hold. A body declared at most
+ * SMALL_BODY is not held, so such a form's download still waits for memory like any remote source;
+ * a hold that already holds bytes never waits again (what does not fit is refused at once).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Admission, LazySignal, MemoryHold } from '../app/admission.js';
