@@ -20,6 +20,15 @@
  *   attempt), or fails when no attempt is left.
  * - A settled job is kept `retainMs` after it settled (its `expiresAt`), then deleted; jobs that
  *   are still queued or running never expire.
+ * - `onSettled` listeners are called once per settled job in the normal case. The settlement is
+ *   written first; a job whose settlement was written but whose listeners had not all finished
+ *   when the process ended (a crash, or a close that did not wait for them) is announced again by
+ *   the next `start()` of any process sharing the store, unless it expired first. Register
+ *   listeners before `start()` to receive those announcements. A listener has finished when it
+ *   returned, or, when it returns a promise, when that promise fulfilled; one that throws or
+ *   rejects leaves the job to be announced again at the next start. Delivery is therefore
+ *   at-least-once and listeners must be idempotent (the record announced again is the stored
+ *   one, equal to the first announcement's).
  */
 import type { ErrorCode } from '../core/errors.js';
 
@@ -81,6 +90,15 @@ export interface JobContext {
   readonly attempt: number;
 }
 
+/**
+ * Told about a settled job. Listeners are called synchronously, one after the other. What one
+ * returns is ignored unless it is a promise: that promise is not awaited by the job's processing,
+ * only by the bookkeeping that marks the job as announced (see {@link JobQueue.onSettled}).
+ * (`unknown` rather than `void | Promise<void>`, so that expression-bodied listeners such as
+ * `(j) => list.push(j)` stay valid.)
+ */
+export type SettledListener = (job: JobRecord) => unknown;
+
 /** Exactly one handler per job kind. Throw an `AppError` with a 4xx status for bad input. */
 export type JobHandler = (payload: Json, ctx: JobContext) => Promise<Json>;
 
@@ -108,6 +126,12 @@ export interface JobQueue {
   start(): Promise<void>;
   /** Graceful shutdown; see {@link CloseOptions}. The queue cannot be used afterwards. */
   close(options?: CloseOptions): Promise<void>;
-  /** Called once per job when it reaches succeeded, failed or cancelled; returns an unsubscribe. */
-  onSettled(listener: (job: JobRecord) => void): () => void;
+  /**
+   * Calls `listener` when a job reaches succeeded, failed or cancelled; returns an unsubscribe.
+   * Once per job normally, again after a crash interrupted the listeners (at the next `start()`,
+   * see the header): the listener must be idempotent, and should be registered before `start()`.
+   * A listener with asynchronous work returns its promise, so the job counts as announced only
+   * once that work is done.
+   */
+  onSettled(listener: SettledListener): () => void;
 }

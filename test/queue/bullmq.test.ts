@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import type { JobRecord } from '../../src/ports/job-queue.js';
 import { createBullMQQueue } from '../../src/adapters/queue/bullmq.js';
 import { redisSkip, startLocalRedis, type LocalRedis } from '../helpers/redis-server.js';
@@ -29,8 +30,14 @@ if (skip) {
   });
 } else {
   jobQueueContract('BullMQ (redis-server)', async ({ concurrency, now, onExpire }) => {
-    const queue = createBullMQQueue({ url: redis!.url, prefix: freshPrefix(), concurrency, now, onExpire, progressIntervalMs: 50 });
-    return { queue, sweep: async () => void (await queue.sweep()) };
+    const prefix = freshPrefix();
+    const queue = createBullMQQueue({ url: redis!.url, prefix, concurrency, now, onExpire, progressIntervalMs: 50 });
+    return {
+      queue,
+      sweep: async () => void (await queue.sweep()),
+      childStore: ['bullmq', redis!.url, prefix],
+      reopen: () => createBullMQQueue({ url: redis!.url, prefix, concurrency }),
+    };
   });
 }
 
@@ -188,6 +195,41 @@ describe('BullMQ queue across processes', { skip }, () => {
       assert.deepEqual(Object.fromEntries(settled), { zero: 0, no: false, empty: '' });
     } finally {
       await queue.close();
+    }
+  });
+
+  it('start announces the settled ids left unannounced, keeps pending ones and drops ids of jobs that are gone', async () => {
+    const prefix = freshPrefix();
+    const direct = new Redis(redis!.url);
+    const first = createBullMQQueue({ url: redis!.url, prefix, concurrency: 1 });
+    const second = createBullMQQueue({ url: redis!.url, prefix, concurrency: 1 });
+    try {
+      // A settled job, a job still waiting and an id whose job no longer exists, all left in the
+      // set as a process that died before its listeners finished would leave them.
+      first.register('quick', async () => 'r');
+      await first.start();
+      await first.submit('quick', null, { id: 'settled' });
+      await waitFor(first, 'settled');
+      await first.close();
+      await second.submit('later', null, { id: 'waiting' });
+      await direct.sadd(`${prefix}:unannounced`, 'settled', 'waiting', 'vanished');
+
+      const announced: string[] = [];
+      second.onSettled((j) => void announced.push(`${j.id}:${j.state}`));
+      await second.start();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(announced, ['settled:succeeded']);
+      assert.deepEqual((await direct.smembers(`${prefix}:unannounced`)).sort(), ['waiting'], 'announced and vanished ids are removed');
+      // The waiting job settles later and is announced then, once; the set is empty afterwards.
+      second.register('later', async () => 'l');
+      await waitFor(second, 'waiting');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(announced, ['settled:succeeded', 'waiting:succeeded']);
+      assert.deepEqual(await direct.smembers(`${prefix}:unannounced`), []);
+    } finally {
+      await first.close();
+      await second.close();
+      direct.disconnect();
     }
   });
 

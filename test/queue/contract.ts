@@ -4,6 +4,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { AppError } from '../../src/core/errors.js';
 import type { JobQueue, JobRecord, Json } from '../../src/ports/job-queue.js';
 
@@ -21,6 +23,13 @@ export interface QueueHarness {
   sweep(): Promise<void>;
   /** Frees whatever the harness created (files, connections) after `queue.close()`. */
   dispose?(): Promise<void>;
+  /**
+   * The queue's store as arguments of test/queue/settle-crash-child.ts (`embedded <file>`,
+   * `bullmq <redis-url> <prefix>`), so a child process can open the same store.
+   */
+  readonly childStore: readonly string[];
+  /** Another queue on the same store, as a restarted process opens it (default options). */
+  reopen(): JobQueue;
 }
 
 export type MakeQueue = (options: QueueHarnessOptions) => Promise<QueueHarness>;
@@ -56,6 +65,32 @@ function abortPromise(signal: AbortSignal): Promise<never> {
     if (signal.aborted) reject(signal.reason);
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
+}
+
+/**
+ * Runs test/queue/settle-crash-child.ts on `store` until its listener SIGKILLs it; resolves with the
+ * ids its listener was called for.
+ */
+async function runSettleCrashChild(store: readonly string[]): Promise<string[]> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'settle-crash-child.ts'), ...store], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the child did not settle its jobs: ${out} ${err}`));
+    }, 30_000);
+    child.on('exit', (_code, sig) => {
+      clearTimeout(timer);
+      resolve(sig);
+    });
+  });
+  assert.equal(signal, 'SIGKILL', `the child should die in its listener: ${out} ${err}`);
+  return out.split('\n').filter((l) => l.startsWith('settled ')).map((l) => l.slice(8));
 }
 
 export function jobQueueContract(name: string, makeQueue: MakeQueue): void {
@@ -339,6 +374,44 @@ export function jobQueueContract(name: string, makeQueue: MakeQueue): void {
         assert.deepEqual(expired.map((j) => [j.id, j.state, j.result]), [[id, 'succeeded', 'r']]);
         assert.equal(expired[0]?.expiresAt, done.expiresAt);
         assert.equal((await queue.get(pending.id))?.state, 'queued');
+      });
+    });
+
+    it('announces settlements whose listeners a crash interrupted again at the next start, once', async () => {
+      await withQueue(async ({ queue, harness }) => {
+        // The child settles gone (cancelled), ok and bad on this store and dies in the third
+        // listener call; the first two calls never finished either (their promises never settle).
+        const calledInChild = await runSettleCrashChild(harness.childStore);
+        assert.deepEqual([...calledInChild].sort(), ['bad', 'gone', 'ok']);
+        assert.equal((await queue.get('ok'))?.state, 'succeeded', 'the settlement was written before the crash');
+
+        const announced: JobRecord[] = [];
+        queue.onSettled((j) => void announced.push(j));
+        await queue.start();
+        const deadline = Date.now() + 10_000;
+        while (announced.length < 3 && Date.now() < deadline) await sleep(10);
+        await sleep(100);
+        const byId = new Map(announced.map((j) => [j.id, j]));
+        assert.deepEqual(announced.map((j) => j.id).sort(), ['bad', 'gone', 'ok'], 'each one announced once');
+        assert.equal(byId.get('gone')?.state, 'cancelled');
+        assert.equal(byId.get('ok')?.state, 'succeeded');
+        assert.deepEqual(byId.get('ok')?.result, { done: 'ok' });
+        assert.equal(byId.get('bad')?.state, 'failed');
+        assert.equal(byId.get('bad')?.error?.code, 'INVALID_ARGUMENT');
+        for (const j of announced) assert.deepEqual(j, await queue.get(j.id), 'the announced record is the stored one');
+
+        // Announced now (the listeners returned): a further restart does not announce them again.
+        await queue.close();
+        const again = harness.reopen();
+        try {
+          const repeated: string[] = [];
+          again.onSettled((j) => void repeated.push(j.id));
+          await again.start();
+          await sleep(300);
+          assert.deepEqual(repeated, []);
+        } finally {
+          await again.close();
+        }
       });
     });
 

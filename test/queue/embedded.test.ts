@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createEmbeddedQueue } from '../../src/adapters/queue/embedded.js';
 import type { JobRecord } from '../../src/ports/job-queue.js';
 import { jobQueueContract, waitFor } from './contract.js';
@@ -17,8 +18,14 @@ let n = 0;
 const freshFile = () => join(dir, `q${n++}.sqlite`);
 
 jobQueueContract('embedded (SQLite)', async ({ concurrency, now, onExpire }) => {
-  const queue = createEmbeddedQueue({ file: freshFile(), concurrency, now, onExpire, progressIntervalMs: 50 });
-  return { queue, sweep: async () => void (await queue.sweep()) };
+  const file = freshFile();
+  const queue = createEmbeddedQueue({ file, concurrency, now, onExpire, progressIntervalMs: 50 });
+  return {
+    queue,
+    sweep: async () => void (await queue.sweep()),
+    childStore: ['embedded', file],
+    reopen: () => createEmbeddedQueue({ file, concurrency }),
+  };
 });
 
 /** Starts the child, resolves once `runningLines` handlers have started, then SIGKILLs it. */
@@ -175,6 +182,39 @@ describe('embedded queue durability', () => {
       await assert.rejects(q1.submit('slow', null));
     } finally {
       await q2.close();
+    }
+  });
+
+  it('opens a queue file from before at-least-once listeners: its settled jobs count as announced', async () => {
+    const file = freshFile();
+    // The jobs table as the previous version created it (no `unannounced` column).
+    const old = new Database(file);
+    old.exec(`CREATE TABLE jobs (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, state TEXT NOT NULL,
+      payload TEXT NOT NULL, result TEXT, error TEXT, progress INTEGER NOT NULL DEFAULT 0,
+      attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, backoff_ms INTEGER NOT NULL,
+      timeout_ms INTEGER, retain_ms INTEGER NOT NULL, run_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL, expires_at INTEGER)`);
+    const t = Date.now();
+    old.prepare(`INSERT INTO jobs (id, kind, state, payload, result, progress, attempts, max_attempts, backoff_ms,
+      retain_ms, run_at, created_at, updated_at, expires_at) VALUES ('done', 'quick', 'succeeded', 'null', '1', 100, 1, 3, 1000,
+      3600000, ?, ?, ?, ?)`).run(t, t, t, t + 3_600_000);
+    old.close();
+
+    const queue = createEmbeddedQueue({ file, concurrency: 1 });
+    try {
+      const settled: string[] = [];
+      queue.onSettled((j) => void settled.push(j.id));
+      queue.register('quick', async () => 2);
+      await queue.start();
+      assert.equal((await queue.get('done'))?.result, 1);
+      assert.deepEqual(settled, [], 'settled under the old version: not announced again');
+      // New settlements are flagged and announced as usual.
+      await queue.submit('quick', null, { id: 'new' });
+      await waitFor(queue, 'new');
+      assert.deepEqual(settled, ['new']);
+    } finally {
+      await queue.close();
     }
   });
 

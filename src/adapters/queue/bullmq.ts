@@ -24,7 +24,15 @@
  *   expiry hook and deletes the job (a process dying mid-sweep lets the lease lapse: the hook may
  *   then run twice, never zero times).
  * - `onSettled` listeners run in the process where the job settled (the worker that finished it,
- *   or the process that cancelled it), so each settlement is reported once across the cluster.
+ *   or the process that cancelled it), so each settlement is normally reported once across the
+ *   cluster. At-least-once across crashes: the settling process adds the id to the set
+ *   `<prefix>:unannounced` before it hands the outcome to BullMQ (the worker, in a Lua script that
+ *   skips cancelled jobs) or in the cancel script itself, and removes it once its listeners
+ *   finished. `start()` announces the ids left in the set whose jobs are settled (a process died
+ *   in between), leaves those still queued or running (a crash before BullMQ moved the job: it
+ *   runs again and settles normally) and drops ids whose job is gone. A process starting while
+ *   another one is between settling and the end of its listeners announces that job too: once
+ *   per settlement is the normal case, not a guarantee.
  *
  * Deviations from the embedded queue: `concurrency` applies per job kind (one BullMQ worker per
  * kind); timestamps come from the machines' clocks (`now` is used for retention only); progress
@@ -43,9 +51,10 @@ import type {
   JobRecord,
   JobState,
   Json,
+  SettledListener,
   SubmitOptions,
 } from '../../ports/job-queue.js';
-import { classify, positiveInt } from './policy.js';
+import { callListeners, classify, positiveInt } from './policy.js';
 
 export interface BullMQQueueOptions {
   /** `redis://[user:pass@]host:port[/db]` (REDIS_URL). */
@@ -102,13 +111,23 @@ interface Active {
   done: Promise<void>;
 }
 
-// Sets the cancelled record unless the job is missing, finished or already cancelled.
+// Sets the cancelled record unless the job is missing, finished or already cancelled; flags the
+// job unannounced in the same step.
 const CANCEL_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('HEXISTS', KEYS[1], 'finishedOn') == 1 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[3])
+return 1
+`;
+
+// Flags a job unannounced before its outcome goes to BullMQ, unless it was cancelled (the
+// cancelling process announces it); 1 when flagged.
+const MARK_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 `;
 
@@ -168,6 +187,7 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
   let subscriber: Redis | undefined;
   const kindsKey = `${prefix}:kinds`;
   const expiryKey = `${prefix}:expiry`;
+  const unannouncedKey = `${prefix}:unannounced`;
   const cancelChannel = `${prefix}:cancel`;
   const cancelledKey = (id: string) => `${prefix}:cancelled:${id}`;
 
@@ -175,7 +195,12 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
   const workers = new Map<string, Worker>();
   const handlers = new Map<string, JobHandler>();
   const active = new Map<string, Active>();
-  const listeners = new Set<(job: JobRecord) => void>();
+  const listeners = new Set<SettledListener>();
+  /**
+   * Announcements in this process whose listeners (or the removal from the unannounced set) are
+   * still pending, by job id: start() leaves these to finish, close() waits a while for them.
+   */
+  const announcing = new Map<string, Promise<void>>();
   let started = false;
   let closing = false;
   let closed = false;
@@ -195,14 +220,37 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
     return q;
   }
 
-  function emit(record: JobRecord | undefined): void {
-    if (!record) return;
-    for (const listener of listeners) {
-      try {
-        listener(record);
-      } catch {
-        // A listener's failure must not affect the queue or other listeners.
-      }
+  /** Tells the listeners that the job settled; takes it out of the unannounced set once they all finished. */
+  function announce(record: JobRecord): void {
+    const done = callListeners(listeners, record);
+    const tracked: Promise<void> = Promise.resolve(done)
+      .then(async (ok) => {
+        // A queue closed meanwhile leaves the id: the next start announces the job again.
+        if (ok && !closed) await redis.srem(unannouncedKey, record.id);
+      })
+      .catch(() => undefined) // a failed removal only means one more announcement
+      .finally(() => {
+        if (announcing.get(record.id) === tracked) announcing.delete(record.id);
+      });
+    announcing.set(record.id, tracked);
+  }
+
+  /** Flags the job unannounced unless it was cancelled; true when flagged. */
+  async function markUnannounced(id: string): Promise<boolean> {
+    return (await redis.eval(MARK_SCRIPT, 2, cancelledKey(id), unannouncedKey, id)) === 1;
+  }
+
+  /**
+   * Announces the settled jobs left in the unannounced set by a process that ended before their
+   * listeners finished. Jobs still queued or running stay in the set (their settlement will
+   * announce them); ids whose job is gone (expired) are dropped.
+   */
+  async function announceLeftovers(): Promise<void> {
+    for (const id of await redis.smembers(unannouncedKey)) {
+      if (announcing.has(id)) continue; // settled by this process before start(), still announcing
+      const record = await read(id);
+      if (record === undefined) await redis.srem(unannouncedKey, id);
+      else if (record.state !== 'queued' && record.state !== 'running') announce(record);
     }
   }
 
@@ -316,7 +364,9 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
         if (entry.stop === undefined && attempt > maxAttempts) throw fail(INTERRUPTED);
         if (entry.stop !== undefined) throw controller.signal.reason ?? new Error('The job queue is shutting down');
         const value = await Promise.race([handler(job.data.payload, ctx), stopped]);
-        if (entry.stop === undefined && !(await isCancelled(id))) return value === undefined ? null : value;
+        // Flagged before BullMQ records the outcome (the return), so a crash in between cannot
+        // lose the announcement; false when the job was cancelled meanwhile.
+        if (entry.stop === undefined && (await markUnannounced(id))) return value === undefined ? null : value;
         throw controller.signal.reason;
       } catch (err) {
         if (entry.stop === 'shutdown') {
@@ -326,9 +376,15 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
           throw new WaitingError();
         }
         if (entry.stop === 'cancel' || (await isCancelled(id))) throw fail(CANCELLED);
-        if (err instanceof UnrecoverableError) throw err;
+        // A final failure is flagged before it goes to BullMQ, like a success. A Redis error here
+        // must not turn it into a retry (BullMQ could not record the failure either then).
+        if (err instanceof UnrecoverableError) {
+          await markUnannounced(id).catch(() => false);
+          throw err;
+        }
         const { error, retry } = classify(err);
         if (retry && attempt < maxAttempts) throw new Error(JSON.stringify(error));
+        await markUnannounced(id).catch(() => false);
         throw fail(error);
       } finally {
         if (timeout) clearTimeout(timeout);
@@ -343,7 +399,8 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
    * A job finished in this process: schedule its expiry and tell the listeners, unless it was
    * cancelled (the cancelling process reported that). One round trip; the record is built from
    * the job BullMQ just finished (with the handler's own return value: BullMQ's local copy turns
-   * falsy results into undefined).
+   * falsy results into undefined). It equals what `read` builds from Redis, so a job announced
+   * again after a crash is announced with the same record.
    */
   async function settledHere(job: Job<JobData>, outcome: { result: Json } | undefined): Promise<void> {
     const id = job.id as string;
@@ -351,7 +408,7 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
     if (!base || base.expiresAt === undefined) return;
     const record: JobRecord = outcome ? { ...base, result: outcome.result } : base;
     if ((await redis.eval(SETTLE_SCRIPT, 2, cancelledKey(id), expiryKey, base.expiresAt, id)) !== 1) return;
-    emit(record);
+    announce(record);
   }
 
   function startWorker(kind: string): void {
@@ -413,7 +470,7 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
           if (kind !== null && (await queueOf(kind).remove(id)) === 0 && (await Job.fromId(queueOf(kind), id)) !== undefined) {
             continue; // still locked by a worker (a cancelled job winding down): try again after the lease
           }
-          await redis.multi().del(cancelledKey(id)).hdel(kindsKey, id).zrem(expiryKey, id).exec();
+          await redis.multi().del(cancelledKey(id)).hdel(kindsKey, id).zrem(expiryKey, id).srem(unannouncedKey, id).exec();
           if (record) deleted++;
         }
       }
@@ -480,13 +537,13 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
       if (!before || (before.state !== 'queued' && before.state !== 'running')) return false;
       const t = now();
       const record: JobRecord = { ...before, state: 'cancelled', updatedAt: t, expiresAt: t + job.data.retainMs };
-      const set = await redis.eval(CANCEL_SCRIPT, 3, queue.toKey(id), cancelledKey(id), expiryKey, JSON.stringify(record), record.expiresAt as number, id);
+      const set = await redis.eval(CANCEL_SCRIPT, 4, queue.toKey(id), cancelledKey(id), expiryKey, unannouncedKey, JSON.stringify(record), record.expiresAt as number, id);
       if (set !== 1) return false;
       // Queued: drop it from BullMQ (fails harmlessly when a worker locked it meanwhile).
       // Running: the process that runs it aborts the handler.
       await queue.remove(id).catch(() => 0);
       await redis.publish(cancelChannel, id);
-      emit(record);
+      announce(record);
       return true;
     },
 
@@ -502,6 +559,9 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
       if (started) return;
       started = true;
       await subscribe();
+      // Before this process's workers run, so none of the ids found is one they are settling.
+      // Listeners registered before start() receive these.
+      await announceLeftovers();
       for (const kind of handlers.keys()) startWorker(kind);
       await sweep();
       sweepTimer = setInterval(() => void sweep().catch(() => 0), sweepIntervalMs);
@@ -538,13 +598,25 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
         await Promise.all([...workers.values()].map((w) => w.close()));
       }
       if (sweeping) await sweeping.catch(() => 0);
+      // Listeners still working get the same grace as aborted handlers; the ids of those that do
+      // not finish stay in the unannounced set and are announced again by the next start.
+      if (announcing.size > 0) {
+        let graceTimer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(announcing.values()),
+          new Promise<void>((resolve) => {
+            graceTimer = setTimeout(resolve, abortGraceMs);
+          }),
+        ]);
+        if (graceTimer) clearTimeout(graceTimer);
+      }
       closed = true;
       await Promise.all([...queues.values()].map((q) => q.close()));
       await subscriber?.quit().catch(() => undefined);
       await redis.quit().catch(() => undefined);
     },
 
-    onSettled(listener: (job: JobRecord) => void) {
+    onSettled(listener: SettledListener) {
       listeners.add(listener);
       return () => {
         listeners.delete(listener);

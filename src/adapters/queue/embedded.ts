@@ -6,6 +6,10 @@
  * puts it back in the queue (the interrupted run counted as an attempt), or fails it when no attempt
  * is left, so no job is lost and none stays stuck. The scale-out mode uses BullMQ instead.
  *
+ * Settled listeners are at-least-once: the write that settles a job also sets its `unannounced`
+ * flag, which is cleared once every listener finished (see `callListeners`); start-up, after the
+ * recovery above, announces the rows still flagged — settlements whose listeners a crash cut short.
+ *
  * The file is separate from the metadata database on purpose: job rows churn (progress, sweeps)
  * and the queue must be swappable for BullMQ without touching the MetaStore.
  */
@@ -21,9 +25,10 @@ import type {
   JobRecord,
   JobState,
   Json,
+  SettledListener,
   SubmitOptions,
 } from '../../ports/job-queue.js';
-import { classify, positiveInt } from './policy.js';
+import { callListeners, classify, positiveInt } from './policy.js';
 
 export interface EmbeddedQueueOptions {
   /** SQLite file path (`:memory:` works for tests that need no restart). */
@@ -72,11 +77,23 @@ CREATE TABLE IF NOT EXISTS jobs (
   run_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  expires_at INTEGER
+  expires_at INTEGER,
+  unannounced INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_at, seq);
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at) WHERE expires_at IS NOT NULL;
 `;
+
+/**
+ * Brings a queue file written by an older version up to SCHEMA. `unannounced` (added with
+ * at-least-once listeners): rows settled before it existed had their listeners called by the old
+ * version, so they count as announced (the column's default, 0).
+ */
+function migrate(db: Database.Database): void {
+  const columns = new Set(db.prepare<[], { name: string }>('PRAGMA table_info(jobs)').all().map((c) => c.name));
+  if (!columns.has('unannounced')) db.exec('ALTER TABLE jobs ADD COLUMN unannounced INTEGER NOT NULL DEFAULT 0');
+  db.exec('CREATE INDEX IF NOT EXISTS jobs_unannounced ON jobs (seq) WHERE unannounced = 1');
+}
 
 interface Row {
   seq: number;
@@ -96,6 +113,7 @@ interface Row {
   created_at: number;
   updated_at: number;
   expires_at: number | null;
+  unannounced: number;
 }
 
 interface Active {
@@ -140,6 +158,7 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  migrate(db);
 
   const q = {
     insert: db.prepare(
@@ -159,12 +178,14 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
     claim: db.prepare(
       `UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'`,
     ),
+    // Every write that settles a job flags it unannounced in the same statement: a crash before
+    // its listeners finished leaves the flag for start-up to find.
     succeed: db.prepare(
       `UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, progress = 100, updated_at = ?,
-         expires_at = ? + retain_ms WHERE id = ? AND state = 'running'`,
+         expires_at = ? + retain_ms, unannounced = 1 WHERE id = ? AND state = 'running'`,
     ),
     fail: db.prepare(
-      `UPDATE jobs SET state = 'failed', error = ?, updated_at = ?, expires_at = ? + retain_ms
+      `UPDATE jobs SET state = 'failed', error = ?, updated_at = ?, expires_at = ? + retain_ms, unannounced = 1
          WHERE id = ? AND state = 'running'`,
     ),
     retry: db.prepare(
@@ -175,18 +196,19 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
          WHERE id = ? AND state = 'running'`,
     ),
     cancel: db.prepare(
-      `UPDATE jobs SET state = 'cancelled', updated_at = ?, expires_at = ? + retain_ms
+      `UPDATE jobs SET state = 'cancelled', updated_at = ?, expires_at = ? + retain_ms, unannounced = 1
          WHERE id = ? AND state IN ('queued', 'running')`,
     ),
     progress: db.prepare(`UPDATE jobs SET progress = ?, updated_at = ? WHERE id = ? AND state = 'running'`),
-    interrupted: db.prepare<[], Row>(`SELECT * FROM jobs WHERE state = 'running'`),
     recoverRequeue: db.prepare(
       `UPDATE jobs SET state = 'queued', run_at = ?, updated_at = ? WHERE state = 'running' AND attempts < max_attempts`,
     ),
     recoverFail: db.prepare(
-      `UPDATE jobs SET state = 'failed', error = ?, updated_at = ?, expires_at = ? + retain_ms
+      `UPDATE jobs SET state = 'failed', error = ?, updated_at = ?, expires_at = ? + retain_ms, unannounced = 1
          WHERE state = 'running' AND attempts >= max_attempts`,
     ),
+    unannounced: db.prepare<[], Row>('SELECT * FROM jobs WHERE unannounced = 1 ORDER BY seq'),
+    announced: db.prepare('UPDATE jobs SET unannounced = 0 WHERE id = ?'),
     expired: db.prepare<[number], Row>(
       `SELECT * FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at`,
     ),
@@ -201,7 +223,12 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
 
   const handlers = new Map<string, JobHandler>();
   const active = new Map<string, Active>();
-  const listeners = new Set<(job: JobRecord) => void>();
+  const listeners = new Set<SettledListener>();
+  /**
+   * Announcements in this instance whose listeners returned promises still pending, by job id:
+   * start() leaves these to finish, close() waits a while for them.
+   */
+  const announcing = new Map<string, Promise<void>>();
   let started = false;
   let closing = false;
   let closed = false;
@@ -213,16 +240,27 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
     if (closing || closed) throw new AppError('INTERNAL', 'The job queue is closed');
   }
 
+  /** Tells the listeners that the job settled; clears its flag once they all finished. */
   function emitSettled(id: string): void {
     const row = q.get.get(id);
-    if (!row) return;
-    const record = toRecord(row);
-    for (const listener of listeners) {
-      try {
-        listener(record);
-      } catch {
-        // A listener's failure must not affect the queue or other listeners.
-      }
+    if (row) announce(row);
+  }
+
+  function announce(row: Row): void {
+    const done = callListeners(listeners, toRecord(row));
+    if (done === true) {
+      q.announced.run(row.id);
+    } else if (done !== false) {
+      const tracked: Promise<void> = done
+        .then((ok) => {
+          // A queue closed meanwhile leaves the flag: the next start announces the job again.
+          if (ok && !closed) q.announced.run(row.id);
+        })
+        .catch(() => undefined) // a failed clear only means one more announcement
+        .finally(() => {
+          if (announcing.get(row.id) === tracked) announcing.delete(row.id);
+        });
+      announcing.set(row.id, tracked);
     }
   }
 
@@ -424,14 +462,14 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
       assertOpen();
       if (started) return;
       const t = now();
-      const failedIds = db.transaction(() => {
-        const rows = q.interrupted.all();
+      db.transaction(() => {
         q.recoverRequeue.run(t, t);
         const error: JobError = { code: 'INTERNAL', message: 'The job was interrupted and has no attempt left' };
         q.recoverFail.run(JSON.stringify(error), t, t);
-        return rows.filter((r) => r.attempts >= r.max_attempts).map((r) => r.id);
       })();
-      for (const id of failedIds) emitSettled(id);
+      // Jobs the recovery just failed, and settlements whose listeners a crash (or a close that
+      // did not wait for them) cut short; announced before the sweep, so not lost to expiry now.
+      for (const row of q.unannounced.all()) if (!announcing.has(row.id)) announce(row);
       started = true;
       await sweep();
       sweepTimer = setInterval(() => void sweep(), sweepIntervalMs);
@@ -465,11 +503,23 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
         await Promise.all(running.map(([, e]) => e.done));
       }
       if (sweeping) await sweeping.catch(() => 0);
+      // Listeners still working get the same grace as aborted handlers; the jobs of those that do
+      // not finish stay flagged and are announced again by the next start.
+      if (announcing.size > 0) {
+        let graceTimer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(announcing.values()),
+          new Promise<void>((resolve) => {
+            graceTimer = setTimeout(resolve, abortGraceMs);
+          }),
+        ]);
+        if (graceTimer) clearTimeout(graceTimer);
+      }
       closed = true;
       db.close();
     },
 
-    onSettled(listener: (job: JobRecord) => void) {
+    onSettled(listener: SettledListener) {
       listeners.add(listener);
       return () => {
         listeners.delete(listener);

@@ -1,9 +1,10 @@
 /**
  * What every JobQueue adapter decides the same way (src/ports/job-queue.ts semantics): how a thrown
- * value becomes a job's error and whether it may be retried, and how numeric options are checked.
+ * value becomes a job's error and whether it may be retried, how numeric options are checked, and
+ * when a settled job's listeners count as finished.
  */
 import { AppError, isAppError } from '../../core/errors.js';
-import type { JobError } from '../../ports/job-queue.js';
+import type { JobError, JobRecord, SettledListener } from '../../ports/job-queue.js';
 
 /** `value` as an integer ≥ `min`, `fallback` when undefined; INVALID_ARGUMENT otherwise. */
 export function positiveInt(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -27,4 +28,28 @@ export function classify(err: unknown): { error: JobError; retry: boolean } {
   }
   // Unknown errors may carry internal detail (paths, URLs): the record shows a generic message.
   return { error: { code: 'INTERNAL', message: 'The job failed unexpectedly' }, retry: true };
+}
+
+/**
+ * Calls every settled listener with `record`, each shielded from the others' failures. Resolves to
+ * true when all of them finished (returned, or fulfilled the promise they returned), false when one
+ * threw or rejected (the adapter then leaves the job to be announced again at the next start). The
+ * answer is synchronous when no listener returned a promise, so the adapter can mark the job
+ * announced without waiting a tick.
+ */
+export function callListeners(listeners: Iterable<SettledListener>, record: JobRecord): boolean | Promise<boolean> {
+  let ok = true;
+  const pending: PromiseLike<void>[] = [];
+  for (const listener of [...listeners]) {
+    try {
+      const returned: unknown = listener(record);
+      if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<void>).then === 'function') {
+        pending.push(returned as PromiseLike<void>);
+      }
+    } catch {
+      ok = false; // A listener's failure must not affect the queue or the other listeners.
+    }
+  }
+  if (pending.length === 0) return ok;
+  return Promise.allSettled(pending).then((results) => ok && results.every((r) => r.status === 'fulfilled'));
 }
