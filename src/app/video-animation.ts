@@ -7,8 +7,14 @@
  * appears complete or not at all). When a task settles and it named a notify topic, one
  * `video-notify` job per webhook URL of the topic POSTs the IMM envelope; the queue retries failed
  * attempts with exponential backoff, and each attempt is logged.
+ *
+ * Notifications are at-least-once: the queue announces a settled task again at its next start when
+ * a crash cut the settled listener short (src/ports/job-queue.ts). That re-announcement queues the
+ * same deliveries again under the same job ids (a no-op for those already queued: the notify jobs
+ * are kept as long as the task, so one delivered before the crash is not sent again) and with the
+ * same body (the envelope is derived from the task alone), so receivers can de-duplicate by `id`.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -80,13 +86,15 @@ interface TaskPayload {
 
 const uuidUpper = (): string => randomUUID().toUpperCase();
 
-/** `181-1kZUlN60OH4fWOcOjZEnGnG****`-shaped ids (three hex digits, dash, 27 base62 characters). */
-function eventId(): string {
+/**
+ * `181-1kZUlN60OH4fWOcOjZEnGnG****`-shaped ids (three hex digits, dash, 27 base62 characters), from
+ * 29 bytes: random ones by default, a digest for ids that must come out the same every time.
+ */
+function eventId(bytes: Buffer = randomBytes(29)): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  const bytes = randomBytes(27);
   let s = '';
-  for (const b of bytes) s += alphabet[b % alphabet.length];
-  return `${randomBytes(2).toString('hex').slice(0, 3).toUpperCase()}-${s}`;
+  for (const b of bytes.subarray(2, 29)) s += alphabet[b % alphabet.length];
+  return `${bytes.subarray(0, 2).toString('hex').slice(0, 3).toUpperCase()}-${s}`;
 }
 
 const STATUS: Record<JobRecord['state'], string> = { queued: 'Running', running: 'Running', succeeded: 'Succeeded', failed: 'Failed', cancelled: 'Cancelled' };
@@ -120,14 +128,20 @@ export function taskContent(job: JobRecord): Record<string, Json> {
   };
 }
 
-/** The notification envelope (spec §3.2); `content` is the JSON string of {@link taskContent}. */
-export function notifyEnvelope(job: JobRecord, now: number): Record<string, string> {
+/**
+ * The notification envelope (spec §3.2) of a settled task; `content` is the JSON string of
+ * {@link taskContent}. A function of the settled job alone — `id` is derived from the TaskId (a task
+ * settles once), `time` is when it settled — so the body is the same whenever it is built: a
+ * settlement announced again after a crash yields the same envelope as the first announcement.
+ */
+export function notifyEnvelope(job: JobRecord): Record<string, string> {
+  const taskId = (job.payload as unknown as TaskPayload).taskId;
   return {
-    id: eventId(),
+    id: eventId(createHash('sha256').update(`halftone-notify:${taskId}`).digest()),
     source: 'acs.imm',
     type: 'imm:Task:MediaConvert',
     subject: 'acs:imm:halftone:halftone:halftone/imm:Task:MediaConvert',
-    time: String(now),
+    time: String(job.updatedAt),
     content: JSON.stringify(taskContent(job)),
   };
 }
@@ -177,6 +191,7 @@ export interface VideoAnimations {
 export function createVideoAnimations(deps: VideoAnimationDeps): VideoAnimations {
   const now = deps.now ?? (() => Date.now());
   const { objects, queue } = deps;
+  const retainMs = deps.retainMs ?? 24 * 3600_000;
 
   queue.register(VIDEO_JOB_KIND, async (payload, ctx) => {
     const p = payload as unknown as TaskPayload;
@@ -230,18 +245,26 @@ export function createVideoAnimations(deps: VideoAnimationDeps): VideoAnimations
     }
   });
 
-  queue.onSettled((job) => {
+  // Called again for the same task after a crash (at-least-once), so it must be idempotent: the
+  // delivery ids are fixed per task and URL (submitting an existing id changes nothing), and the
+  // deliveries are kept as long as the task, so while the task can still be announced again its
+  // deliveries exist and are not sent twice. The returned promise tells the queue when the
+  // deliveries are durably queued; one that could not be queued (say the queue was closing) fails
+  // it, and the next start announces the task again.
+  queue.onSettled(async (job) => {
     if (job.kind !== VIDEO_JOB_KIND) return;
     const p = job.payload as unknown as TaskPayload;
     if (job.state === 'failed') deps.log(`halftone: video task ${p.taskId} failed: ${job.error?.code}: ${job.error?.message}`);
     if (p.topic === null) return;
     const urls = deps.topics.get(p.topic) ?? [];
-    const body = JSON.stringify(notifyEnvelope(job, now()));
-    urls.forEach((url, i) => {
-      queue.submit(NOTIFY_JOB_KIND, { url, body, taskId: p.taskId }, {
-        id: `${p.taskId}-notify-${i}`, attempts: deps.notifyAttempts ?? 6, backoffMs: deps.notifyBackoffMs ?? 1000, timeoutMs: 30_000,
-      }).catch((err: unknown) => deps.log(`halftone: notify ${p.taskId} → ${url}: could not queue: ${String(err)}`));
-    });
+    const body = JSON.stringify(notifyEnvelope(job));
+    const queued = await Promise.allSettled(urls.map((url, i) => queue.submit(NOTIFY_JOB_KIND, { url, body, taskId: p.taskId }, {
+      id: `${p.taskId}-notify-${i}`, attempts: deps.notifyAttempts ?? 6, backoffMs: deps.notifyBackoffMs ?? 1000, timeoutMs: 30_000, retainMs,
+    }).catch((err: unknown) => {
+      deps.log(`halftone: notify ${p.taskId} → ${url}: could not queue: ${String(err)}`);
+      throw err;
+    })));
+    if (queued.some((r) => r.status === 'rejected')) throw new Error(`notifications of ${p.taskId} not all queued`);
   });
 
   async function job(taskId: string): Promise<JobRecord> {
@@ -275,7 +298,7 @@ export function createVideoAnimations(deps: VideoAnimationDeps): VideoAnimations
         params: req.params, topic: req.topic ?? null, submittedAt: t,
       };
       await queue.submit(VIDEO_JOB_KIND, payload as unknown as Json, {
-        id: payload.taskId, attempts: 2, backoffMs: 2000, timeoutMs: deps.timeoutMs, retainMs: deps.retainMs ?? 24 * 3600_000,
+        id: payload.taskId, attempts: 2, backoffMs: 2000, timeoutMs: deps.timeoutMs, retainMs,
       });
       return { EventId: payload.eventId, RequestId: payload.requestId, TaskId: payload.taskId };
     },
