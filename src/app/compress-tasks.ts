@@ -174,10 +174,13 @@ export function createCompressTasks(deps: CompressTasksDeps): CompressTasks {
   /** Start times of runs in this process (for `processed_at` while running). */
   const started = new Map<string, number>();
 
+  // The input is removed once the task settles. The promise goes back to the queue: a crash (or a
+  // failed removal) before it fulfilled makes the next start announce the task again, and the
+  // removal runs again (removing a missing input is a no-op, so calling this twice is harmless).
   queue.onSettled((job) => {
     if (job.kind !== TASK_KIND) return;
     started.delete(job.id);
-    void inputs.remove(inputName(job.id)).catch(() => undefined);
+    return inputs.remove(inputName(job.id));
   });
 
   async function outputFormat(source: Buffer, options: TaskOptions): Promise<TaskFormat> {
