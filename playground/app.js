@@ -147,7 +147,31 @@ function onControl(e) {
 }
 function schedule() {
   clearTimeout(timer);
-  timer = setTimeout(() => void render(), 250);
+  timer = setTimeout(() => {
+    timer = undefined;
+    markPending();
+    void render();
+  }, 250);
+  markPending();
+}
+/** Uploads and image loads in progress: each ends by scheduling a render. */
+let inflight = 0;
+/**
+ * `#view[data-pending]`: a render is scheduled or will be (an upload or image load is in progress).
+ * With `data-busy` (a render running) it tells automation when the page has settled.
+ */
+function markPending() {
+  $('view').dataset.pending = String(inflight > 0 || timer !== undefined);
+}
+async function tracked(work) {
+  inflight++;
+  markPending();
+  try {
+    return await work();
+  } finally {
+    inflight--;
+    markPending();
+  }
 }
 
 function selectDialect(d) {
@@ -181,7 +205,10 @@ async function refreshShelf(select) {
   return images;
 }
 
-async function useImage(key) {
+function useImage(key) {
+  return tracked(() => loadImage(key));
+}
+async function loadImage(key) {
   state.key = key;
   $('stored').value = key;
   const res = await fetch(`/${objectPath(state.config.bucket)}/${objectPath(key)}`);
@@ -197,7 +224,10 @@ async function useImage(key) {
   schedule();
 }
 
-async function upload(file) {
+function upload(file) {
+  return tracked(() => uploadFile(file));
+}
+async function uploadFile(file) {
   setText('upload-status', `Uploading ${file.name}…`);
   const res = await fetch('/playground/api/images', { method: 'POST', body: file, headers: { 'content-type': file.type || 'application/octet-stream' } });
   const text = await res.text();

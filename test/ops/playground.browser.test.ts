@@ -49,7 +49,9 @@ after(async () => {
 /** Waits until render number > `after` finished; returns its number. */
 async function nextRender(page: Page, afterRun: number): Promise<number> {
   // Page code as a string: the test's type-check has no DOM library.
-  await page.waitForFunction(`Number(document.getElementById('view').dataset.done ?? '0') > ${afterRun} && document.getElementById('view').dataset.busy === 'false'`, undefined, { timeout: 60000 });
+  // Settled: a render after `afterRun` finished, none is running, and none is scheduled or on its
+  // way (an upload or image load in progress), so a later render cannot overwrite what is checked.
+  await page.waitForFunction(`(() => { const v = document.getElementById('view').dataset; return Number(v.done ?? '0') > ${afterRun} && v.busy === 'false' && v.pending !== 'true'; })()`, undefined, { timeout: 60000 });
   return Number(await page.locator('#view').getAttribute('data-done'));
 }
 
