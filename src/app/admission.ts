@@ -317,12 +317,13 @@ function clientClosed(): AppError {
  * Working memory a pipeline is expected to need, from the header probe: the decoded source (RGBA,
  * every frame kept by animations; at the shrink-on-load size when the decoder shrinks, see
  * core/pipeline/decoded-size.ts), libjpeg's coefficient buffer for a progressive JPEG (which it
- * keeps whole whatever the shrink: 2 bytes per coefficient, 3 components counted at full
- * resolution), plus the output; AVIF/HEIC encoders hold many times the output.
+ * keeps whole whatever the shrink: 2 bytes per coefficient, each component at its sampling
+ * resolution, core/codecs/jpeg-coefficients.ts; 3 components at full resolution when the probe
+ * could not tell), plus the output; AVIF/HEIC encoders hold many times the output.
  */
 export function estimatePipelineBytes(info: SourceInfo, planned?: { readonly plan: Plan; readonly format: OutputFormat }): number {
   const decoded = planned === undefined ? info : decodedSize(info, planned.plan);
-  const coefficients = info.progressive === true ? info.width * info.height * 6 : 0;
+  const coefficients = info.progressive === true ? info.coefficientBytes ?? info.width * info.height * 6 : 0;
   const src = decoded.width * decoded.height * 4 * Math.max(1, info.frames) + coefficients;
   if (planned === undefined) return src;
   const out = planned.plan.result;

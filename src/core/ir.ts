@@ -333,4 +333,10 @@ export interface SourceInfo {
    * of such an image in memory while decoding, whatever the shrink-on-load factor.
    */
   readonly progressive?: boolean;
+  /**
+   * With `progressive`: bytes of that coefficient buffer, from the frame's sampling factors
+   * (core/codecs/jpeg-coefficients.ts); absent when unknown (then every component counts at full
+   * resolution).
+   */
+  readonly coefficientBytes?: number;
 }

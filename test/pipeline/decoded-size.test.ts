@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -97,8 +97,11 @@ test('estimate: a thumbnail of a 24 MP baseline JPEG charges the shrunk decode, 
   const planned = planRecipe(parseOssProcess('image/resize,w_320'), photo);
   const out = planned.plan.result.width * planned.plan.result.height * 4 * 2;
   assert.equal(estimatePipelineBytes(photo, planned), 750 * 500 * 4 + out);
-  const progressive = { ...photo, progressive: true };
-  assert.equal(estimatePipelineBytes(progressive, planned), 750 * 500 * 4 + 6000 * 4000 * 6 + out);
+  // The coefficient buffer as the probe reads it from the frame (4:2:0: 3 bytes a pixel) …
+  const progressive = { ...photo, progressive: true, coefficientBytes: 72_000_000 };
+  assert.equal(estimatePipelineBytes(progressive, planned), 750 * 500 * 4 + 72_000_000 + out);
+  // … or, when the probe could not tell, every component at full resolution.
+  assert.equal(estimatePipelineBytes({ ...photo, progressive: true }, planned), 750 * 500 * 4 + 6000 * 4000 * 6 + out);
   // without a plan (Abstract's optimiser, an unplannable recipe) the full decode is charged.
   assert.equal(estimatePipelineBytes(photo), 6000 * 4000 * 4);
 });
@@ -186,6 +189,46 @@ test('decodedSize agrees with the shrink libvips performs in the engine', async 
       checked++;
     }
     assert.equal(checked, cases.length);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * The progressive-JPEG charge checked against the memory libjpeg really takes: a child process
+ * decodes a 4000×3000 progressive 4:2:0 JPEG to 300 px (shrink-on-load) and reports how far its
+ * peak RSS rose. The rise must cover the coefficient buffer the header reader computes, and stay
+ * below it plus the rest of the estimate's order (decoded 500×375 RGBA, output, libvips' own
+ * buffers: 24 MB allowed), which is less than the 6 bytes a pixel charged when the sampling is
+ * unknown: the exact model is not optimistic, and the fallback over-charges 4:2:0 photos.
+ */
+test('the coefficient buffer charged for a progressive 4:2:0 JPEG is the peak RSS libjpeg adds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coefficients-'));
+  try {
+    const file = join(dir, 'p420.jpg');
+    const noise = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: 'black', noise: { type: 'gaussian', mean: 128, sigma: 30 } } }).png().toBuffer();
+    writeFileSync(file, await sharp(noise).jpeg({ quality: 85, progressive: true, chromaSubsampling: '4:2:0' }).toBuffer());
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import sharp from 'sharp';
+      sharp.cache(false);
+      sharp.concurrency(1);
+      const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+      await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } }).jpeg().toBuffer();
+      const before = hwm();
+      const out = await sharp(process.argv[1]).resize(300).jpeg().toBuffer();
+      console.log(JSON.stringify({ rise: hwm() - before, out: out.length }));
+    `;
+    const res = spawnSync(process.execPath, ['--input-type=module', '-e', script, file], { cwd: new URL('../..', import.meta.url).pathname, encoding: 'utf8' });
+    assert.equal(res.status, 0, res.stderr);
+    const { rise } = JSON.parse(res.stdout.trim().split('\n').at(-1) as string) as { rise: number };
+    const { fastJpegHeader } = await import('../../src/core/codecs/fast-header.js');
+    const coefficients = fastJpegHeader(readFileSync(file))?.coefficientBytes;
+    // Luma 500×375 blocks (375 rounded up to V = 2: 376), chroma 250 × ceil(3000 / 16) = 188 each.
+    assert.equal(coefficients, (500 * 376 + 2 * 250 * 188) * 128);
+    assert.ok(rise >= 0.95 * coefficients!, `peak RSS rose ${rise} bytes, less than the ${coefficients} charged`);
+    assert.ok(rise <= coefficients! + 24 * 2 ** 20, `peak RSS rose ${rise} bytes, far more than the ${coefficients} charged`);
+    assert.ok(rise < 4000 * 3000 * 6, 'the full-resolution fallback would over-charge this 4:2:0 image');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

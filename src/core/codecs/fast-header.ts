@@ -5,6 +5,7 @@
  * needs are read here instead; anything unusual returns null and the caller falls back to
  * `metadata()`, so this reader never has to be complete, only right when it answers.
  */
+import { jpegCoefficientBytes, type JpegComponent } from './jpeg-coefficients.js';
 
 export interface FastHeader {
   readonly width: number;
@@ -14,6 +15,8 @@ export interface FastHeader {
   readonly orientation: number;
   /** JPEG: the frame is progressive (SOF2, SOF6, SOF10, SOF14). */
   readonly progressive?: boolean;
+  /** JPEG, progressive only: bytes of libjpeg's whole-image coefficient buffer (jpeg-coefficients.ts). */
+  readonly coefficientBytes?: number;
 }
 
 /** Orientation from a TIFF structure (the payload of an Exif APP1 after `Exif\0\0`). */
@@ -72,7 +75,18 @@ export function fastJpegHeader(buf: Buffer): FastHeader | null {
       if (width === 0 || height === 0) return null; // DNL-defined height: let libvips decide
       // SOFn with n & 3 === 2 are the progressive processes (Huffman and arithmetic, with and
       // without the hierarchical flag).
-      return (m & 3) === 2 ? { width, height, hasAlpha: false, orientation, progressive: true } : { width, height, hasAlpha: false, orientation };
+      if ((m & 3) !== 2) return { width, height, hasAlpha: false, orientation };
+      const count = buf[i + 9] as number;
+      if (count === 0 || len < 8 + 3 * count) return null;
+      const components: JpegComponent[] = [];
+      for (let k = 0; k < count; k++) {
+        const hv = buf[i + 11 + 3 * k] as number;
+        const h = hv >> 4;
+        const v = hv & 15;
+        if (h < 1 || h > 4 || v < 1 || v > 4) return null;
+        components.push({ h, v });
+      }
+      return { width, height, hasAlpha: false, orientation, progressive: true, coefficientBytes: jpegCoefficientBytes(width, height, components) };
     }
     i += 2 + len;
   }

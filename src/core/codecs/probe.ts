@@ -11,6 +11,7 @@ import { sharpReadableAvif, sniffFormat } from './sniff.js';
 import { estimateJpegQuality, walkJpegHeader } from './jpeg-quality.js';
 import { readBmpHeader } from './bmp.js';
 import { fastJpegHeader, fastPngHeader } from './fast-header.js';
+import { componentsFromSubsampling, jpegCoefficientBytes } from './jpeg-coefficients.js';
 import { isStoredFile, readEncoded, readHead, vanishedFile, type EncodedImage } from './source.js';
 
 /**
@@ -123,7 +124,9 @@ async function probeHeader(buf: Buffer, format: NonNullable<ReturnType<typeof sn
   };
   if (format === 'jpeg') {
     const q = estimateJpegQuality(buf);
-    const withScan = meta.isProgressive === true ? { ...info, progressive: true } : info;
+    const withScan = meta.isProgressive === true
+      ? { ...info, progressive: true, coefficientBytes: jpegCoefficientBytes(width, height, componentsFromSubsampling(meta.chromaSubsampling, meta.channels ?? 3)) }
+      : info;
     return q === undefined ? withScan : { ...withScan, jpegQuality: q };
   }
   return info;
