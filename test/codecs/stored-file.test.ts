@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { probe, probeImage } from '../../src/core/codecs/probe.js';
 import { isStoredFile, type StoredFile } from '../../src/core/codecs/source.js';
-import { walkJpegHeader } from '../../src/core/codecs/jpeg-quality.js';
+import { walkJpegHeader } from '../../src/core/codecs/jpeg-markers.js';
 import { runRecipe } from '../../src/core/pipeline/run.js';
 import { parseOssProcess } from '../../src/dialects/oss/parse.js';
 import { isAppError } from '../../src/core/errors.js';

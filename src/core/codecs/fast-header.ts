@@ -6,6 +6,7 @@
  * `metadata()`, so this reader never has to be complete, only right when it answers.
  */
 import { jpegCoefficientBytes, type JpegComponent } from './jpeg-coefficients.js';
+import { isFrameMarker, walkJpegHeader } from './jpeg-markers.js';
 
 export interface FastHeader {
   readonly width: number;
@@ -42,55 +43,50 @@ function tiffOrientation(tiff: Buffer): number | null {
   return 1;
 }
 
-/** Reads SOF size and EXIF orientation; null when anything is out of the ordinary. */
+/**
+ * Reads the frame (size; sampling factors of a progressive frame) and the EXIF orientation; null
+ * when anything is out of the ordinary: a segment cut off before the frame header, an EXIF
+ * orientation that cannot be read, no frame header before the scan, a DNL-defined height.
+ */
 export function fastJpegHeader(buf: Buffer): FastHeader | null {
-  let i = 2;
   let orientation = 1;
   let exifSeen = false;
-  while (i + 4 <= buf.length) {
-    if (buf[i] !== 0xff) return null;
-    const m = buf[i + 1] as number;
-    if (m === 0xff) {
-      i += 1; // fill byte
-      continue;
-    }
-    if (m === 0x01 || (m >= 0xd0 && m <= 0xd8)) {
-      i += 2;
-      continue;
-    }
-    if (m === 0xd9 || m === 0xda) return null; // no frame header before the scan
-    const len = buf.readUInt16BE(i + 2);
-    if (len < 2 || i + 2 + len > buf.length) return null;
-    if (m === 0xe1 && !exifSeen && len >= 8 && buf.toString('latin1', i + 4, i + 10) === 'Exif\0\0') {
+  let header: FastHeader | null = null;
+  walkJpegHeader(buf, (m, start, end, complete) => {
+    if (!complete) return true; // declined: the frame header is not wholly in `buf`
+    if (m === 0xe1 && !exifSeen && end - start >= 6 && buf.toString('latin1', start, start + 6) === 'Exif\0\0') {
       exifSeen = true;
-      const o = tiffOrientation(buf.subarray(i + 10, i + 2 + len));
-      if (o === null) return null;
+      const o = tiffOrientation(buf.subarray(start + 6, end));
+      if (o === null) return true;
       orientation = o;
     }
-    const isSof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
-    if (isSof) {
-      if (len < 8) return null;
-      const height = buf.readUInt16BE(i + 5);
-      const width = buf.readUInt16BE(i + 7);
-      if (width === 0 || height === 0) return null; // DNL-defined height: let libvips decide
-      // SOFn with n & 3 === 2 are the progressive processes (Huffman and arithmetic, with and
-      // without the hierarchical flag).
-      if ((m & 3) !== 2) return { width, height, hasAlpha: false, orientation };
-      const count = buf[i + 9] as number;
-      if (count === 0 || len < 8 + 3 * count) return null;
-      const components: JpegComponent[] = [];
-      for (let k = 0; k < count; k++) {
-        const hv = buf[i + 11 + 3 * k] as number;
-        const h = hv >> 4;
-        const v = hv & 15;
-        if (h < 1 || h > 4 || v < 1 || v > 4) return null;
-        components.push({ h, v });
-      }
-      return { width, height, hasAlpha: false, orientation, progressive: true, coefficientBytes: jpegCoefficientBytes(width, height, components) };
-    }
-    i += 2 + len;
+    if (!isFrameMarker(m)) return false;
+    header = readFrame(buf, m, start, end, orientation);
+    return true;
+  });
+  return header;
+}
+
+/** The frame header (SOFn payload from `start`); null when it is short or out of range. */
+function readFrame(buf: Buffer, marker: number, start: number, end: number, orientation: number): FastHeader | null {
+  if (end - start < 6) return null;
+  const height = buf.readUInt16BE(start + 1);
+  const width = buf.readUInt16BE(start + 3);
+  if (width === 0 || height === 0) return null; // DNL-defined height: let libvips decide
+  // SOFn with n & 3 === 2 are the progressive processes (Huffman and arithmetic, with and
+  // without the hierarchical flag).
+  if ((marker & 3) !== 2) return { width, height, hasAlpha: false, orientation };
+  const count = buf[start + 5] as number;
+  if (count === 0 || end - start < 6 + 3 * count) return null;
+  const components: JpegComponent[] = [];
+  for (let k = 0; k < count; k++) {
+    const hv = buf[start + 7 + 3 * k] as number;
+    const h = hv >> 4;
+    const v = hv & 15;
+    if (h < 1 || h > 4 || v < 1 || v > 4) return null;
+    components.push({ h, v });
   }
-  return null;
+  return { width, height, hasAlpha: false, orientation, progressive: true, coefficientBytes: jpegCoefficientBytes(width, height, components) };
 }
 
 /** Reads IHDR and scans the chunks before IDAT for tRNS; null for eXIf (orientation) or oddities. */

@@ -5,6 +5,7 @@
  * OSS's relative quality (`quality,q_90` on a q80 source → 72) needs this number, and
  * ImageMagick's `identify -format %Q` is the reference users compare against.
  */
+import { walkJpegHeader } from './jpeg-markers.js';
 
 /** zigzag index → natural (row-major) index (ITU T.81 Figure A.6). */
 const ZIGZAG = [
@@ -44,35 +45,6 @@ const SUMS1 = [
   1915, 1858, 1773, 1692, 1620, 1552, 1477, 1398, 1326, 1251, 1179, 1109, 1031, 961, 884, 814, 736, 667, 592, 518,
   441, 369, 292, 221, 151, 86, 64, 0,
 ];
-
-/**
- * Walks the marker segments of a JPEG header up to its first scan, handing `visit` each segment's
- * marker and payload bounds (the payload is cut at the end of `buf`). Returns true when the start
- * of scan (SOS) lies inside `buf`, i.e. every header segment was seen; false when the data ends
- * first or the marker structure is broken.
- */
-export function walkJpegHeader(buf: Buffer, visit?: (marker: number, start: number, end: number) => void): boolean {
-  let i = 2;
-  while (i + 4 <= buf.length) {
-    if (buf[i] !== 0xff) return false;
-    const marker = buf[i + 1] as number;
-    if (marker === 0xff) {
-      i += 1; // fill byte
-      continue;
-    }
-    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
-      i += 2;
-      continue;
-    }
-    if (marker === 0xda) return true;
-    if (marker === 0xd9) return false;
-    const len = buf.readUInt16BE(i + 2);
-    if (len < 2) return false;
-    visit?.(marker, i + 4, Math.min(buf.length, i + 2 + len));
-    i += 2 + len;
-  }
-  return false;
-}
 
 /**
  * The quantisation tables (slots 0–3, natural order) defined before the first scan, as libjpeg
