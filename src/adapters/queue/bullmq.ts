@@ -54,7 +54,7 @@ import type {
   SettledListener,
   SubmitOptions,
 } from '../../ports/job-queue.js';
-import { callListeners, classify, positiveInt } from './policy.js';
+import { callListeners, classify, positiveInt, waitAtMost } from './policy.js';
 
 export interface BullMQQueueOptions {
   /** `redis://[user:pass@]host:port[/db]` (REDIS_URL). */
@@ -586,30 +586,14 @@ export function createBullMQQueue(options: BullMQQueueOptions): BullMQJobQueue {
         // `abortGraceMs`, then abandoned (BullMQ's stalled check recovers their jobs).
         const workersClosed = Promise.all([...workers.values()].map((w) => w.close())).then(() => undefined);
         workersClosed.catch(() => undefined);
-        let graceTimer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          workersClosed,
-          new Promise<void>((resolve) => {
-            graceTimer = setTimeout(resolve, abortGraceMs);
-          }),
-        ]);
-        if (graceTimer) clearTimeout(graceTimer);
+        await waitAtMost(workersClosed, abortGraceMs);
       } else {
         await Promise.all([...workers.values()].map((w) => w.close()));
       }
       if (sweeping) await sweeping.catch(() => 0);
       // Listeners still working get the same grace as aborted handlers; the ids of those that do
       // not finish stay in the unannounced set and are announced again by the next start.
-      if (announcing.size > 0) {
-        let graceTimer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.all(announcing.values()),
-          new Promise<void>((resolve) => {
-            graceTimer = setTimeout(resolve, abortGraceMs);
-          }),
-        ]);
-        if (graceTimer) clearTimeout(graceTimer);
-      }
+      if (announcing.size > 0) await waitAtMost(Promise.all(announcing.values()), abortGraceMs);
       closed = true;
       await Promise.all([...queues.values()].map((q) => q.close()));
       await subscriber?.quit().catch(() => undefined);

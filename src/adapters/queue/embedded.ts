@@ -28,7 +28,7 @@ import type {
   SettledListener,
   SubmitOptions,
 } from '../../ports/job-queue.js';
-import { callListeners, classify, positiveInt } from './policy.js';
+import { callListeners, classify, positiveInt, waitAtMost } from './policy.js';
 
 export interface EmbeddedQueueOptions {
   /** SQLite file path (`:memory:` works for tests that need no restart). */
@@ -491,30 +491,14 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): EmbeddedJobQ
           q.requeueRefund.run(t, t, id);
           entry.controller.abort(new Error('The job queue is shutting down'));
         }
-        let graceTimer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.all(running.map(([, e]) => e.done)),
-          new Promise<void>((resolve) => {
-            graceTimer = setTimeout(resolve, abortGraceMs);
-          }),
-        ]);
-        if (graceTimer) clearTimeout(graceTimer);
+        await waitAtMost(Promise.all(running.map(([, e]) => e.done)), abortGraceMs);
       } else {
         await Promise.all(running.map(([, e]) => e.done));
       }
       if (sweeping) await sweeping.catch(() => 0);
       // Listeners still working get the same grace as aborted handlers; the jobs of those that do
       // not finish stay flagged and are announced again by the next start.
-      if (announcing.size > 0) {
-        let graceTimer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.all(announcing.values()),
-          new Promise<void>((resolve) => {
-            graceTimer = setTimeout(resolve, abortGraceMs);
-          }),
-        ]);
-        if (graceTimer) clearTimeout(graceTimer);
-      }
+      if (announcing.size > 0) await waitAtMost(Promise.all(announcing.values()), abortGraceMs);
       closed = true;
       db.close();
     },

@@ -53,3 +53,16 @@ export function callListeners(listeners: Iterable<SettledListener>, record: JobR
   if (pending.length === 0) return ok;
   return Promise.allSettled(pending).then((results) => ok && results.every((r) => r.status === 'fulfilled'));
 }
+
+/**
+ * Waits for `work` at most `ms` (close()'s grace for aborted handlers and unfinished listeners),
+ * leaving no timer behind; a rejection of `work` within the time is passed on.
+ */
+export async function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([work, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
