@@ -3,6 +3,8 @@
  * data dir, driven with `app.inject`, plus a minimal OSS V1 signer for the setup requests.
  */
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,4 +109,48 @@ export async function until(what: string, check: () => Promise<boolean>): Promis
 export async function photo(W: number, H: number, seed = 1): Promise<Buffer> {
   const noise = await sharp({ create: { width: W, height: H, channels: 3, background: 'black', noise: { type: 'gaussian', mean: 128 + seed, sigma: 40 } } }).png().toBuffer();
   return sharp(noise).blur(2).jpeg({ quality: 90 }).toBuffer();
+}
+
+/**
+ * A loopback origin that sends `body` with its Content-Length but stalls after the first 1,000
+ * bytes: the rest of the path `/<name>`'s body comes once the test calls `open(name)`. `asked`
+ * lists the names requested, in order.
+ */
+export interface StallingOrigin {
+  readonly url: string;
+  readonly asked: readonly string[];
+  open(name: string): void;
+  /** Ends every stalled body (before the harness closes: it waits for the downloads). */
+  release(): void;
+  /** Stops the server. */
+  close(): Promise<void>;
+}
+
+export async function startStallingOrigin(body: Buffer): Promise<StallingOrigin> {
+  const gates = new Map<string, () => void>();
+  const asked: string[] = [];
+  const server = createServer((req, res) => {
+    const name = (req.url ?? '').slice(1);
+    asked.push(name);
+    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(body.length) });
+    res.write(body.subarray(0, 1000));
+    gates.set(name, () => res.end(body.subarray(1000)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    asked,
+    open(name) {
+      const gate = gates.get(name);
+      if (gate === undefined) throw new Error(`the origin was not asked for ${name}`);
+      gate();
+    },
+    release() {
+      for (const open of gates.values()) open();
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }

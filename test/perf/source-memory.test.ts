@@ -7,10 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
-import { photo, seriesValue, startPerfHarness, until, type PerfHarness } from './harness.js';
+import { photo, seriesValue, startPerfHarness, startStallingOrigin, until, type PerfHarness } from './harness.js';
 import { startLocalS3 } from '../helpers/s3-server.js';
 
 /** One series of the /metrics exposition, or undefined. */
@@ -22,18 +20,8 @@ const TIGHT = { HALFTONE_MEMORY_BUDGET_BYTES: '1', HALFTONE_MAX_QUEUE: '1', HALF
 
 test('Cloudflare remote sources: a download is held from its headers on, the next waits, the one after is refused (9527)', async () => {
   const jpeg = await photo(640, 480);
-  const gates = new Map<string, () => void>();
-  const asked: string[] = [];
-  const origin = createServer((req, res: ServerResponse) => {
-    const name = (req.url ?? '').slice(1);
-    asked.push(name);
-    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(jpeg.length) });
-    res.write(jpeg.subarray(0, 1000));
-    // The rest of the body comes once the test opens this source's gate.
-    gates.set(name, () => res.end(jpeg.subarray(1000)));
-  });
-  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
-  const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const origin = await startStallingOrigin(jpeg);
+  const originUrl = origin.url;
   const h = await startPerfHarness({ ...TIGHT, HALFTONE_ALLOWED_ORIGINS: originUrl, HALFTONE_ANY_PUBLIC_ORIGIN: 'false' });
   try {
     const get = (name: string) => h.get(`/cdn-cgi/image/width=100,format=jpeg/${originUrl}/${name}`);
@@ -41,28 +29,27 @@ test('Cloudflare remote sources: a download is held from its headers on, the nex
     await until('the first download to be held', async () => (await series(h, 'halftone_source_memory_held_bytes')) === jpeg.length);
     const second = get('b.jpg');
     await until('the second download to wait for memory', async () => (await series(h, 'halftone_source_memory_queue_depth')) === 1);
-    assert.deepEqual(asked, ['a.jpg', 'b.jpg'], 'the waiting download has its headers, not its body');
+    assert.deepEqual(origin.asked, ['a.jpg', 'b.jpg'], 'the waiting download has its headers, not its body');
     const third = await get('c.jpg');
     assert.equal(third.status, 503);
     assert.equal(third.headers['cf-resized'], 'err=9527');
     assert.match(String(third.headers['retry-after']), /^\d+$/);
-    gates.get('a.jpg')!();
+    origin.open('a.jpg');
     const a = await first;
     assert.equal(a.status, 200);
     assert.equal((await sharp(a.body).metadata()).width, 100);
     // The first request's bytes were given back: the second download holds its own now.
     await until('the second download to be held', async () => (await series(h, 'halftone_source_memory_held_bytes')) === jpeg.length);
-    gates.get('b.jpg')!();
+    origin.open('b.jpg');
     const b = await second;
     assert.equal(b.status, 200);
     assert.equal((await sharp(b.body).metadata()).width, 100);
     assert.equal(await series(h, 'halftone_source_memory_held_bytes'), 0);
     assert.equal(await series(h, 'halftone_source_memory_queue_depth'), 0);
   } finally {
-    for (const open of gates.values()) open();
+    origin.release();
     await h.close();
-    origin.closeAllConnections();
-    await new Promise((r) => origin.close(r));
+    await origin.close();
   }
 });
 

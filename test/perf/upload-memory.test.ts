@@ -9,9 +9,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { imagesApi, photo, seriesValue, startPerfHarness, until, type PerfHarness } from './harness.js';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { imagesApi, photo, seriesValue, startPerfHarness, startStallingOrigin, until, type PerfHarness } from './harness.js';
 
 const KEY = 'upload-key';
 const TIGHT = { HALFTONE_MEMORY_BUDGET_BYTES: '1', HALFTONE_MAX_QUEUE: '1', HALFTONE_API_KEYS: KEY, HALFTONE_LOG_LEVEL: 'warn', HALFTONE_TASK_RATE_LIMIT: '1000', HALFTONE_ABSTRACT_RATE_LIMIT: '1000' };
@@ -157,18 +156,8 @@ test('direct-upload URLs are held before they are read; beyond the queue, 503 wi
 
 test('a hosted-images upload by URL holds its download from the headers on; the next waits, the one after is refused (5503)', async () => {
   const jpeg = await photo(640, 480);
-  const gates = new Map<string, () => void>();
-  const asked: string[] = [];
-  const origin = createServer((req, res) => {
-    const name = (req.url ?? '').slice(1);
-    asked.push(name);
-    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(jpeg.length) });
-    res.write(jpeg.subarray(0, 1000));
-    // The rest of the body comes once the test opens this source's gate.
-    gates.set(name, () => res.end(jpeg.subarray(1000)));
-  });
-  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
-  const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const origin = await startStallingOrigin(jpeg);
+  const originUrl = origin.url;
   const h = await startPerfHarness({ ...TIGHT, HALFTONE_ALLOWED_ORIGINS: originUrl, HALFTONE_ANY_PUBLIC_ORIGIN: 'false' });
   try {
     const base = await h.composed.app.listen({ port: 0, host: '127.0.0.1' });
@@ -178,25 +167,24 @@ test('a hosted-images upload by URL holds its download from the headers on; the 
     await until('the first download to be held', async () => (await gauge(base, 'halftone_source_memory_held_bytes')) === jpeg.length);
     const second = byUrl('b.jpg');
     await until('the second download to wait for memory', async () => (await gauge(base, 'halftone_source_memory_queue_depth')) === 1);
-    assert.deepEqual(asked, ['a.jpg', 'b.jpg'], 'the waiting download has its headers, not its body');
+    assert.deepEqual(origin.asked, ['a.jpg', 'b.jpg'], 'the waiting download has its headers, not its body');
     const third = await byUrl('c.jpg');
     assert.equal(third.status, 503, third.body);
     assert.match(String(third.headers['retry-after']), /^\d+$/);
     imagesRefusal(third);
-    gates.get('a.jpg')!();
+    origin.open('a.jpg');
     const a = await first;
     assert.equal(a.status, 200, a.body);
     assert.equal((JSON.parse(a.body) as { result: { filename: string } }).result.filename, 'a.jpg');
     await until('the second download to be held', async () => (await gauge(base, 'halftone_source_memory_held_bytes')) === jpeg.length);
-    gates.get('b.jpg')!();
+    origin.open('b.jpg');
     const b = await second;
     assert.equal(b.status, 200, b.body);
     await until('the holds to be released', async () => (await gauge(base, 'halftone_source_memory_held_bytes')) === 0);
     assert.equal(await gauge(base, 'halftone_source_memory_queue_depth'), 0);
   } finally {
-    for (const open of gates.values()) open();
+    origin.release();
     await h.close();
-    origin.closeAllConnections();
-    await new Promise((r) => origin.close(r));
+    await origin.close();
   }
 });

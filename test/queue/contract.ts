@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runUntilKilled } from '../helpers/killed-child.js';
 import { join } from 'node:path';
 import { AppError } from '../../src/core/errors.js';
 import type { JobQueue, JobRecord, Json } from '../../src/ports/job-queue.js';
@@ -72,24 +72,7 @@ function abortPromise(signal: AbortSignal): Promise<never> {
  * ids its listener was called for.
  */
 async function runSettleCrashChild(store: readonly string[]): Promise<string[]> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'settle-crash-child.ts'), ...store], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the child did not settle its jobs: ${out} ${err}`));
-    }, 30_000);
-    child.on('exit', (_code, sig) => {
-      clearTimeout(timer);
-      resolve(sig);
-    });
-  });
-  assert.equal(signal, 'SIGKILL', `the child should die in its listener: ${out} ${err}`);
+  const out = await runUntilKilled(join(import.meta.dirname, 'settle-crash-child.ts'), store, 'settle its jobs');
   return out.split('\n').filter((l) => l.startsWith('settled ')).map((l) => l.slice(8));
 }
 

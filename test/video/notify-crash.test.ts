@@ -8,7 +8,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runUntilKilled } from '../helpers/killed-child.js';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -43,24 +43,7 @@ async function startHook(): Promise<{ url: string; received: string[] }> {
 
 /** Runs the child until its listener kills it; resolves with the TaskId it printed. */
 async function runChild(dataDir: string, hookUrl: string): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'notify-crash-child.ts'), dataDir, hookUrl], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the child did not settle its task: ${out} ${err}`));
-    }, 30_000);
-    child.on('exit', (_code, sig) => {
-      clearTimeout(timer);
-      resolve(sig);
-    });
-  });
-  assert.equal(signal, 'SIGKILL', `the child should die in its listener: ${out} ${err}`);
+  const out = await runUntilKilled(join(import.meta.dirname, 'notify-crash-child.ts'), [dataDir, hookUrl], 'settle its task');
   const taskId = /^task (\S+)$/m.exec(out)?.[1];
   assert.ok(taskId, out);
   return taskId;
