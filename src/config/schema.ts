@@ -61,7 +61,7 @@ export const CONFIG_SCHEMA = {
   maxQueue: { env: 'HALFTONE_MAX_QUEUE', kind: 'natural', default: '64', doc: 'Image requests waiting for a pipeline; beyond it requests are refused at once with 503 and Retry-After.' },
   memoryBudgetBytes: { env: 'HALFTONE_MEMORY_BUDGET_BYTES', kind: 'natural', default: String(1024 ** 3), doc: 'Process memory (RSS) budget in bytes considered before admitting an image pipeline (estimated from the header probe); 0 = no memory check.' },
   pipelineTimeoutS: { env: 'HALFTONE_PIPELINE_TIMEOUT_S', kind: 'natural', default: '60', doc: 'Time budget in seconds of one image pipeline run (all its libvips passes, after admission); beyond it libvips stops and the request fails with TIMEOUT (OSS 504 RequestTimeout, Cloudflare 9529). 0 = no budget.' },
-  vipsConcurrency: { env: 'HALFTONE_VIPS_CONCURRENCY', kind: 'natural', default: '0', doc: 'libvips worker threads per image (sharp.concurrency); 0 = 2 (1 on a single core).' },
+  vipsConcurrency: { env: 'HALFTONE_VIPS_CONCURRENCY', kind: 'natural', default: '0', doc: 'libvips worker threads per image (sharp.concurrency); 0 = follow the load: every core for an image processed alone, 1 while others are in flight.' },
   cfSourceBucket: { env: 'HALFTONE_CF_SOURCE_BUCKET', kind: 'string', default: '', doc: 'Bucket that relative Cloudflare sources are keys of; empty = the first path segment names the bucket (`/<bucket>/<key>`).' },
   // Operations: logs, metrics, playground (docs/observability.md, docs/playground.md).
   logLevel: { env: 'HALFTONE_LOG_LEVEL', kind: 'string', default: 'info', doc: 'JSON log level on stdout: `fatal`, `error`, `warn`, `info` (one line per request), `debug`, `trace` or `silent`.' },

@@ -30,6 +30,7 @@ import { toSharpInput } from '../codecs/decode.js';
 import { asDecodeError } from '../pipeline/run.js';
 import { checkOutputLimits, checkSourceLimits, DEFAULT_LIMITS, type Limits } from '../pipeline/limits.js';
 import { formatHasAlpha, formatIsAnimated, MIME_TYPES } from '../output/format.js';
+import { fitThreadsToLoad } from '../pipeline/engine-settings.js';
 
 /** One geometry step on the upright image; coordinates in pixels of the image at that step. */
 export type GeometryStep =
@@ -93,6 +94,7 @@ export function uprightSize(info: Pick<SourceInfo, 'width' | 'height' | 'orienta
 /** Runs the optimisation. Throws AppError for every expected failure. */
 export async function optimiseImage(input: Buffer, options: OptimiseOptions): Promise<OptimiseResult> {
   const limits = options.limits ?? DEFAULT_LIMITS;
+  fitThreadsToLoad();
   const quality = options.quality;
   if (quality !== undefined && (!Number.isInteger(quality) || quality < 0 || quality > 100)) {
     throw new AppError('INVALID_ARGUMENT', 'quality must be an integer between 0 and 100.');

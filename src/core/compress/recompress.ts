@@ -14,6 +14,7 @@ import { probe } from '../codecs/probe.js';
 import { sniffFormat } from '../codecs/sniff.js';
 import { checkOutputLimits, checkSourceLimits, DEFAULT_LIMITS, type Limits } from '../pipeline/limits.js';
 import { decodeForOutput, fromRaw, type TargetFormat } from './target-size.js';
+import { fitThreadsToLoad } from '../pipeline/engine-settings.js';
 
 export interface RecompressOptions {
   readonly format: TargetFormat;
@@ -36,6 +37,7 @@ export interface RecompressResult {
 export const DEFAULT_QUALITY = 80;
 
 export async function recompress(input: Buffer, opts: RecompressOptions): Promise<RecompressResult> {
+  fitThreadsToLoad();
   const q = opts.quality;
   if (q !== undefined && (!Number.isInteger(q) || q < 1 || q > 100)) throw invalidParam('quality', 'integer between 1 and 100', q);
   const info = await probe(input);

@@ -34,6 +34,7 @@ import { AppError, invalidParam } from '../errors.js';
 import { probe } from '../codecs/probe.js';
 import { toSharpInput } from '../codecs/decode.js';
 import { checkSourceLimits, checkOutputLimits, DEFAULT_LIMITS, type Limits } from '../pipeline/limits.js';
+import { fitThreadsToLoad } from '../pipeline/engine-settings.js';
 
 export type TargetFormat = 'jpeg' | 'webp' | 'avif' | 'png';
 
@@ -98,6 +99,7 @@ export async function compressToTarget(input: Buffer, opts: CompressToTargetOpti
   checkDimension('width', opts.width);
   checkDimension('height', opts.height);
   const minQuality = opts.minQuality ?? DEFAULT_MIN_QUALITY;
+  fitThreadsToLoad();
   if (!Number.isInteger(minQuality) || minQuality < 1 || minQuality > 100) throw invalidParam('minQuality', 'integer between 1 and 100', minQuality);
 
   const info = await probe(input);

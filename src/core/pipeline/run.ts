@@ -27,6 +27,7 @@ import { ossInfo } from '../codecs/info.js';
 import { averageHue } from '../codecs/average-hue.js';
 import { defaultFontFile } from '../ops/fonts.js';
 import { budgeted, isSharpTimeout, remainingMs, startBudget, timedOut, type Budget } from './budget.js';
+import { fitThreadsToLoad } from './engine-settings.js';
 
 // libvips keeps an operation cache that only helps repeated identical work; a server sees new
 // inputs each time, so keep it small and bounded (memory is better spent on concurrent requests).
@@ -147,6 +148,7 @@ export async function runRecipe(
   const { plan, format, animated } = planRecipe(recipe, info, options);
   checkOutputLimits(format, plan.result.width, plan.result.height);
   const env = makeEnv(format, { ...options, budget }, limits);
+  fitThreadsToLoad();
 
   try {
     if (animated) {
