@@ -19,7 +19,7 @@ const inFlight = () => sharp.counters().queue + sharp.counters().process;
 
 /** A sharp task that keeps libvips busy for a while (a large blur), started and not awaited. */
 function slowTask(): Promise<unknown> {
-  return sharp({ create: { width: 2000, height: 2000, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 30 } } }).blur(20).jpeg().toBuffer();
+  return sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 30 } } }).blur(20).jpeg().toBuffer();
 }
 
 describe('libvips threads per image', () => {
