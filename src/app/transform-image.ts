@@ -7,7 +7,8 @@
  */
 import { parseOssProcess, type OssParseOptions } from '../dialects/oss/parse.js';
 import { planRecipe, runRecipe, type RunOptions, type RunResult } from '../core/pipeline/run.js';
-import type { SourceInfo } from '../core/ir.js';
+import type { Operation, SourceInfo } from '../core/ir.js';
+import { watermarkKeys } from '../core/ops/watermark.js';
 import { probeImage } from '../core/codecs/probe.js';
 import type { EncodedImage } from '../core/codecs/source.js';
 import { estimatePipelineBytes, type Admission, type LazySignal } from './admission.js';
@@ -17,8 +18,11 @@ export type TransformResult =
   | { readonly kind: 'json'; readonly body: string };
 
 export interface TransformDeps {
-  /** Loads another object of the same bucket (image watermarks). Throws AppError('NO_SUCH_KEY'). */
-  readonly loadObject: (key: string) => Promise<Buffer>;
+  /**
+   * Another object of the same bucket (image watermarks): its bytes, or its stored file, which
+   * libvips reads itself. Throws AppError('NO_SUCH_KEY').
+   */
+  readonly loadObject: (key: string) => Promise<EncodedImage>;
   /** Engine options (limits, animated WebP); defaults are OSS's. */
   readonly engine?: Omit<RunOptions, 'loadObject'>;
   readonly parse?: OssParseOptions;
@@ -36,16 +40,51 @@ export interface TransformDeps {
  */
 export async function transformOss(source: EncodedImage, process: string, deps: TransformDeps): Promise<TransformResult> {
   const recipe = parseOssProcess(process, deps.parse);
-  const options: RunOptions = { ...deps.engine, loadObject: deps.loadObject };
+  const marks = openMarks(recipe.ops, deps.loadObject);
+  const options: RunOptions = { ...deps.engine, loadObject: (key) => marks.get(key) ?? deps.loadObject(key) };
   let res: RunResult;
   if (deps.admission === undefined) res = await runRecipe(source, recipe, options);
   else {
     // One header probe serves both the admission estimate and the engine.
     const probed = await probeImage(source).catch(() => undefined);
-    res = await deps.admission.run(estimate(probed?.info, recipe, options), () => runRecipe(source, recipe, options, probed), deps.signal);
+    const bytes = estimate(probed?.info, recipe, options) + (await marksEstimate(marks));
+    res = await deps.admission.run(bytes, () => runRecipe(source, recipe, options, probed), deps.signal);
   }
   if (res.kind === 'json') return res;
   return { kind: 'image', data: res.data, contentType: res.contentType, format: res.format, width: res.width, height: res.height };
+}
+
+/**
+ * Opens the objects the recipe's image watermarks read, once each and before admission, so their
+ * decoded size can be part of the estimate. A failure (a missing object) is left for the engine
+ * to report in its own words when it asks for the object.
+ */
+function openMarks(ops: readonly Operation[], load: (key: string) => Promise<EncodedImage>): Map<string, Promise<EncodedImage>> {
+  const marks = new Map<string, Promise<EncodedImage>>();
+  for (const key of watermarkKeys(ops)) {
+    const opened = load(key);
+    opened.catch(() => undefined);
+    marks.set(key, opened);
+  }
+  return marks;
+}
+
+/**
+ * Working memory of the watermark images: each decoded whole (the watermark's own process string
+ * runs on it before it is scaled). Their bytes, when read into memory, are already held by the
+ * request's source hold. One the probe cannot read is left to the engine.
+ */
+async function marksEstimate(marks: Map<string, Promise<EncodedImage>>): Promise<number> {
+  let bytes = 0;
+  for (const opened of marks.values()) {
+    try {
+      const { info } = await probeImage(await opened);
+      bytes += estimatePipelineBytes(info);
+    } catch {
+      // The engine reports it when the watermark op asks for the object.
+    }
+  }
+  return bytes;
 }
 
 /** Working-memory estimate from the header probe; a source the probe rejects is left to the engine. */

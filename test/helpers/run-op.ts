@@ -4,6 +4,7 @@
  * Several operations given to {@link runOps} run in separate passes (one op per pass), which is
  * always correct. Used by the operation tests in test/ops.
  */
+import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import type { Create, Sharp, SharpOptions } from 'sharp';
 import type { Operation, OutputFormat } from '../../src/core/ir.js';
@@ -45,8 +46,8 @@ export function testEnv(o: EnvOptions = {}): OpEnv {
       }
       return b;
     },
-    processNested: async (buf, ops) => {
-      const out = await runOps(buf, ops, { ...o, outputHasAlpha: true });
+    processNested: async (src, ops) => {
+      const out = await runOps(Buffer.isBuffer(src) ? src : readFileSync(src.path), ops, { ...o, outputHasAlpha: true });
       const png = await sharp(out.data, { raw: { width: out.width, height: out.height, channels: 4 } }).png().toBuffer();
       return { data: png, width: out.width, height: out.height };
     },

@@ -8,6 +8,7 @@
  */
 import type { Sharp, OverlayOptions, SharpOptions, Create } from 'sharp';
 import type { OpName, OpParamsMap, Operation, OutputFormat } from '../ir.js';
+import type { EncodedImage } from '../codecs/source.js';
 
 /**
  * Stages of one sharp pipeline, in the order libvips runs them inside sharp (see sharp's
@@ -65,14 +66,17 @@ export interface OpEnv {
   readonly outputHasAlpha: boolean;
   /** The final output format (known at plan time). */
   readonly outputFormat: OutputFormat;
-  /** Loads another object of the same bucket (image watermarks); throws AppError NO_SUCH_KEY. */
-  readonly loadObject: (key: string) => Promise<Buffer>;
+  /**
+   * Another object of the same bucket (image watermarks): its bytes, or its stored file, which
+   * libvips reads itself. Throws AppError NO_SUCH_KEY.
+   */
+  readonly loadObject: (key: string) => Promise<EncodedImage>;
   /**
    * Runs a nested list of operations on an encoded image and returns it as PNG bytes plus its
    * size (used by the watermark op for the watermark's own process string).
    */
   readonly processNested: (
-    input: Buffer,
+    input: EncodedImage,
     ops: readonly Operation[],
   ) => Promise<{ data: Buffer; width: number; height: number }>;
   /** Absolute path of a bundled font file for the requested family (falls back to the default). */

@@ -17,12 +17,13 @@
  */
 import type { OverlayOptions, Sharp } from 'sharp';
 import { AppError, isAppError } from '../errors.js';
-import type { WatermarkParams, WatermarkText } from '../ir.js';
+import type { Operation, WatermarkParams, WatermarkText } from '../ir.js';
 import type { OpDefinition, OpEnv, ImageState } from './types.js';
 import { Stage } from './types.js';
 import { BUNDLED_FONTS, familiesForFile } from './fonts.js';
 import { roundHalfUp } from './geometry.js';
 import { libvipsRotatedSize } from './rotate.js';
+import type { EncodedImage } from '../codecs/source.js';
 
 /** 8-bit RGBA pixels. */
 export interface Layer {
@@ -180,7 +181,7 @@ function checkMarkSize(width: number, height: number, main: ImageState): void {
 
 /** Loads and prepares the image part: its own chain, then `P` relative to the main width. */
 async function renderImage(p: NonNullable<WatermarkParams['image']>, main: ImageState, env: OpEnv): Promise<Layer> {
-  let buf: Buffer;
+  let buf: EncodedImage;
   try {
     buf = await env.loadObject(p.key);
   } catch (err) {
@@ -369,3 +370,10 @@ export const watermark: OpDefinition<'watermark'> = {
     return state;
   },
 };
+
+/** The objects a recipe's image watermarks read (each once, in order). */
+export function watermarkKeys(ops: readonly Operation[]): string[] {
+  const keys = new Set<string>();
+  for (const op of ops) if (op.op === 'watermark' && op.params.image !== undefined) keys.add(op.params.image.key);
+  return [...keys];
+}

@@ -35,8 +35,8 @@ sharp.cache({ memory: 64, files: 0, items: 100 });
 
 export interface RunOptions {
   readonly limits?: Limits;
-  /** Loads another object of the same bucket (image watermarks). */
-  readonly loadObject?: (key: string) => Promise<Buffer>;
+  /** Another object of the same bucket (image watermarks): its bytes or its stored file. */
+  readonly loadObject?: (key: string) => Promise<EncodedImage>;
   /** Keep animation when converting animated sources to WebP (OSS needs a ticket for that). */
   readonly animatedWebp?: boolean;
   /** Test/benchmark aid: run one pass per operation. */
@@ -67,7 +67,7 @@ interface RawImage {
   readonly channels: 1 | 2 | 3 | 4;
 }
 
-const noObjects = async (key: string): Promise<Buffer> => {
+const noObjects = async (key: string): Promise<EncodedImage> => {
   throw new AppError('NO_SUCH_KEY', `The object ${JSON.stringify(key)} does not exist.`);
 };
 

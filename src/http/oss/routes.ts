@@ -14,7 +14,7 @@ import { decodeContentMd5, parseRange, readSmallBody, splitUrl } from './request
 import { asArray, parseXml, toXml } from './xml.js';
 import { handleAsyncRequest, isAsyncRequest, type AsyncProcessDeps, type AsyncRequestCtx } from './async-process.js';
 import type { Variants } from '../../app/variants.js';
-import { heldBy, withHold, type Admission, type LazySignal } from '../../app/admission.js';
+import { heldBy, withHold, type Admission, type LazySignal, type MemoryHold } from '../../app/admission.js';
 import { ossVariant } from '../../app/oss-variants.js';
 import { offerHot } from '../hot-cache.js';
 import type { EncodedImage } from '../../core/codecs/source.js';
@@ -220,14 +220,18 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
     return { process, viaStyle: false };
   }
 
-  async function runTransform(bucket: string, source: EncodedImage, process: string, signal?: LazySignal): Promise<TransformResult> {
+  /**
+   * Runs `process` on `source`. Watermark objects are opened like the source: the blob file where
+   * blobs are local, else their bytes, held under `hold` before they are read.
+   */
+  async function runTransform(bucket: string, source: EncodedImage, process: string, hold: MemoryHold | undefined, signal?: LazySignal): Promise<TransformResult> {
     if (process.includes('sys/saveas')) throw new AppError('INVALID_ARGUMENT', 'sys/saveas is only allowed in a POST request body.');
     return deps.transform(source, process, {
       admission: deps.admission,
       signal,
       loadObject: async (k: string) => {
         try {
-          return (await svc.loadObject(bucket, k)).data;
+          return await svc.openImage(await svc.headObject(bucket, k), heldBy(hold, signal));
         } catch (err) {
           if (isAppError(err) && err.code === 'NO_SUCH_KEY') throw new AppError('NO_SUCH_KEY', 'The watermark object does not exist.', { details: { key: k } });
           throw err;
@@ -452,7 +456,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       // The client going away takes the request out of the pipeline queue (coalesced: once all left).
       const gone = clientGone(c.reply.raw);
       const compute = (signal: LazySignal) => withHold(deps.admission, async (hold) => {
-        const out = await runTransform(c.bucket, await svc.openImage(o, heldBy(hold, signal)), resolved.process, signal);
+        const out = await runTransform(c.bucket, await svc.openImage(o, heldBy(hold, signal)), resolved.process, hold, signal);
         const data = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
         const etag = `"${createHash('md5').update(data).digest('hex').toUpperCase()}"`;
         return { data, meta: { contentType: out.kind === 'image' ? out.contentType : 'application/json', etag } };
@@ -589,7 +593,7 @@ export function registerOssRoutes(app: FastifyInstance, deps: OssRouteDeps): voi
       const gone = clientGone(c.reply.raw);
       const out = await withHold(deps.admission, async (hold) => {
         const source = await svc.openImage(await svc.headObject(c.bucket, c.key), heldBy(hold, gone));
-        return runTransform(c.bucket, source, resolved.process, gone);
+        return runTransform(c.bucket, source, resolved.process, hold, gone);
       });
       const body = out.kind === 'image' ? out.data : Buffer.from(out.body, 'utf8');
       const type = out.kind === 'image' ? out.contentType : 'application/json';
