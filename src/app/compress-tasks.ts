@@ -17,7 +17,7 @@ import type { JobContext, JobQueue, JobRecord, Json } from '../ports/job-queue.j
 import type { ResultFiles } from '../ports/result-files.js';
 import type { SourceFetcher } from '../ports/source-fetcher.js';
 import type { TaskInputs } from '../ports/task-inputs.js';
-import { assertBacklogRoom } from './job-backlog.js';
+import { createBacklogGate, type BacklogRoom } from './job-backlog.js';
 
 export const TASK_KIND = 'imgcompress';
 /** 1 KB = 1024 bytes (spec §7.1). */
@@ -112,8 +112,11 @@ export interface CompressTasks {
   handle(payload: Json, ctx: JobContext): Promise<Json>;
   /** The queue's expiry hook for this kind: removes the task's files. */
   expire(job: JobRecord): Promise<void>;
-  /** Throws OVERLOADED when the task backlog is full (checked before an upload is read). */
-  assertRoom(): Promise<void>;
+  /**
+   * Reserves room in the task backlog (before an upload is read), or throws OVERLOADED when it is
+   * full; the caller gives it back with `done()` once its submit has settled or was not made.
+   */
+  reserveRoom(): Promise<BacklogRoom>;
   submit(source: TaskSource, options: TaskOptions): Promise<{ taskId: string }>;
   /** Undefined when the task is unknown or past its retention. */
   get(taskId: string): Promise<TaskView | undefined>;
@@ -170,6 +173,7 @@ async function engine() {
 
 export function createCompressTasks(deps: CompressTasksDeps): CompressTasks {
   const { queue, fetcher, results, inputs, config } = deps;
+  const backlog = createBacklogGate(queue, TASK_KIND, config.maxBacklog ?? 0, 'compression tasks');
   const now = deps.now ?? Date.now;
   /** Start times of runs in this process (for `processed_at` while running). */
   const started = new Map<string, number>();
@@ -321,7 +325,7 @@ export function createCompressTasks(deps: CompressTasksDeps): CompressTasks {
       await inputs.remove(inputName(job.id));
       await inputs.remove(outputName(job.id));
     },
-    assertRoom: () => assertBacklogRoom(queue, TASK_KIND, config.maxBacklog ?? 0, 'compression tasks'),
+    reserveRoom: () => backlog.reserve(),
     async submit(source, options) {
       const taskId = randomUUID();
       const createdAt = now();

@@ -27,7 +27,7 @@ import type { Json, JobQueue, JobRecord } from '../ports/job-queue.js';
 import type { VideoTools } from '../ports/video-tools.js';
 import type { WebhookSender } from '../ports/webhook.js';
 import type { ObjectService } from './oss-objects.js';
-import { assertBacklogRoom } from './job-backlog.js';
+import { createBacklogGate } from './job-backlog.js';
 
 export const VIDEO_JOB_KIND = 'video-animation';
 export const NOTIFY_JOB_KIND = 'video-notify';
@@ -192,6 +192,7 @@ export function createVideoAnimations(deps: VideoAnimationDeps): VideoAnimations
   const now = deps.now ?? (() => Date.now());
   const { objects, queue } = deps;
   const retainMs = deps.retainMs ?? 24 * 3600_000;
+  const backlog = createBacklogGate(queue, VIDEO_JOB_KIND, deps.maxBacklog ?? 0, 'video animation tasks');
 
   queue.register(VIDEO_JOB_KIND, async (payload, ctx) => {
     const p = payload as unknown as TaskPayload;
@@ -288,19 +289,24 @@ export function createVideoAnimations(deps: VideoAnimationDeps): VideoAnimations
       }
       const targetBucket = req.saveas.bucket ?? req.bucket;
       await objects.getBucket(targetBucket);
-      await assertBacklogRoom(queue, VIDEO_JOB_KIND, deps.maxBacklog ?? 0, 'video animation tasks');
-      const t = now();
-      const targetKey = expandTargetKey(req.saveas.object, targetVariables({ bucket: req.bucket, key: req.key, format: req.params.format, uploadedAt: src.lastModified, taskAt: t }));
-      objects.checkObjectKey(targetKey);
-      const payload: TaskPayload = {
-        taskId: `MediaConvert-${randomUUID()}`, requestId: uuidUpper(), eventId: eventId(),
-        source: { bucket: req.bucket, key: req.key }, target: { bucket: targetBucket, key: targetKey },
-        params: req.params, topic: req.topic ?? null, submittedAt: t,
-      };
-      await queue.submit(VIDEO_JOB_KIND, payload as unknown as Json, {
-        id: payload.taskId, attempts: 2, backoffMs: 2000, timeoutMs: deps.timeoutMs, retainMs,
-      });
-      return { EventId: payload.eventId, RequestId: payload.requestId, TaskId: payload.taskId };
+      // The room is held until the job is queued (or its submission failed).
+      const room = await backlog.reserve();
+      try {
+        const t = now();
+        const targetKey = expandTargetKey(req.saveas.object, targetVariables({ bucket: req.bucket, key: req.key, format: req.params.format, uploadedAt: src.lastModified, taskAt: t }));
+        objects.checkObjectKey(targetKey);
+        const payload: TaskPayload = {
+          taskId: `MediaConvert-${randomUUID()}`, requestId: uuidUpper(), eventId: eventId(),
+          source: { bucket: req.bucket, key: req.key }, target: { bucket: targetBucket, key: targetKey },
+          params: req.params, topic: req.topic ?? null, submittedAt: t,
+        };
+        await queue.submit(VIDEO_JOB_KIND, payload as unknown as Json, {
+          id: payload.taskId, attempts: 2, backoffMs: 2000, timeoutMs: deps.timeoutMs, retainMs,
+        });
+        return { EventId: payload.eventId, RequestId: payload.requestId, TaskId: payload.taskId };
+      } finally {
+        room.done();
+      }
     },
     async status(taskId) {
       return taskContent(await job(taskId));

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
@@ -63,6 +63,56 @@ test('compression tasks: a full backlog answers 503 with Retry-After before read
     const accepted = await submit(server.url, { image_file: { data: photo, name: 'p.jpg' }, quality: '50', sync: '1' });
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     assert.equal(accepted.body.data?.state, 1);
+  } finally {
+    hanging.close();
+    await server.stop();
+  }
+});
+
+/**
+ * A task form sent in two halves: the second only when `release` resolves, so the server has
+ * counted the backlog for the request but cannot submit it yet. Resolves with the status.
+ */
+function slowSubmit(base: string, fields: Record<string, string>, release: Promise<void>): Promise<number> {
+  const boundary = 'halftone-backlog-test';
+  const body = Buffer.from(Object.entries(fields).map(([k, v]) => `--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('') + `--${boundary}--\r\n`);
+  const half = Math.floor(body.length / 2);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}/api/tasks/visual/imgcompress`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.write(body.subarray(0, half));
+    void release.then(() => req.end(body.subarray(half)));
+  });
+}
+
+test('compression tasks: submissions whose forms are still arriving never pass the backlog cap together', async () => {
+  const hanging = await startHangingOrigin();
+  const server = await startServer({
+    env: {
+      HALFTONE_API_KEYS: KEY, HALFTONE_TASK_RATE_LIMIT: '1000', HALFTONE_MAX_JOB_BACKLOG: '2',
+      HALFTONE_ALLOWED_ORIGINS: hanging.origin, HALFTONE_TASK_FETCH_TIMEOUT_MS: '60000',
+    },
+  });
+  try {
+    // Six forms, each counted by the server before any of them can be queued: only room reserved
+    // until the submit keeps the count exact (a count alone would let all six through).
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const answered: number[] = [];
+    const statuses = Array.from({ length: 6 }, () => slowSubmit(server.url, { image_url: hanging.url }, released).then((s) => (answered.push(s), s)));
+    // Four are refused before their forms are complete; the two with room wait for the rest.
+    const deadline = Date.now() + 10_000;
+    while (answered.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(answered, [503, 503, 503, 503]);
+    release();
+    assert.deepEqual((await Promise.all(statuses)).sort(), [200, 200, 503, 503, 503, 503]);
   } finally {
     hanging.close();
     await server.stop();
