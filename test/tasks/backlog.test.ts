@@ -35,14 +35,19 @@ async function startHangingOrigin(): Promise<{ url: string; origin: string; clos
   };
 }
 
-test('compression tasks: a full backlog answers 503 with Retry-After before reading the upload; a drained one accepts again', async () => {
-  const hanging = await startHangingOrigin();
-  const server = await startServer({
+/** The built server with a task backlog of 2, allowed to fetch from `origin` (whose downloads may hang for a minute). */
+function startBacklogOfTwo(origin: string) {
+  return startServer({
     env: {
       HALFTONE_API_KEYS: KEY, HALFTONE_TASK_RATE_LIMIT: '1000', HALFTONE_MAX_JOB_BACKLOG: '2',
-      HALFTONE_ALLOWED_ORIGINS: hanging.origin, HALFTONE_TASK_FETCH_TIMEOUT_MS: '60000',
+      HALFTONE_ALLOWED_ORIGINS: origin, HALFTONE_TASK_FETCH_TIMEOUT_MS: '60000',
     },
   });
+}
+
+test('compression tasks: a full backlog answers 503 with Retry-After before reading the upload; a drained one accepts again', async () => {
+  const hanging = await startHangingOrigin();
+  const server = await startBacklogOfTwo(hanging.origin);
   try {
     // Two tasks whose downloads hang: both running, the backlog is full.
     const held = [await submit(server.url, { image_url: hanging.url }), await submit(server.url, { image_url: hanging.url })];
@@ -93,12 +98,7 @@ function slowSubmit(base: string, fields: Record<string, string>, release: Promi
 
 test('compression tasks: submissions whose forms are still arriving never pass the backlog cap together', async () => {
   const hanging = await startHangingOrigin();
-  const server = await startServer({
-    env: {
-      HALFTONE_API_KEYS: KEY, HALFTONE_TASK_RATE_LIMIT: '1000', HALFTONE_MAX_JOB_BACKLOG: '2',
-      HALFTONE_ALLOWED_ORIGINS: hanging.origin, HALFTONE_TASK_FETCH_TIMEOUT_MS: '60000',
-    },
-  });
+  const server = await startBacklogOfTwo(hanging.origin);
   try {
     // Six forms, each counted by the server before any of them can be queued: only room reserved
     // until the submit keeps the count exact (a count alone would let all six through).

@@ -299,37 +299,29 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
     return send(reply, 500, { message: 'Internal server error' });
   };
 
-  /** A refusal before the upload is read: a full backlog or memory budget (503), or a client gone (499). */
-  const refused = (req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply => {
-    // The client went away while its upload waited for memory: nobody reads the answer.
-    if (isAppError(err) && err.code === 'CLIENT_CLOSED') return reply.code(499).send();
-    if (!isAppError(err) || err.code !== 'OVERLOADED') return internal(req, reply, err);
-    reply.header('retry-after', String(retryAfterSeconds(err)));
-    return send(reply, 503, { message: err.publicMessage });
-  };
-
   app.post(BASE, async (req, reply) => {
     if (!(await guard(req, reply))) {
       req.raw.resume();
       return reply;
     }
-    let room: BacklogRoom;
+    // Room in the backlog is held from before the upload is read until the task is queued, or
+    // until the request fails before that.
+    let room: BacklogRoom | undefined;
     try {
       // A full backlog refuses the task before its upload is read (the body is dropped), and so
       // does a memory budget that cannot take the upload (after waiting in the bounded queue).
       room = await deps.tasks.reserveRoom();
+      if (/^multipart\/form-data/i.test(header(req, 'content-type') ?? '')) await holdUpload(deps.admission, req, reply, MAX_UPLOAD_BYTES);
     } catch (err) {
+      room?.done();
       req.raw.resume();
-      return refused(req, reply, err);
+      // The client went away while its upload waited for memory: nobody reads the answer.
+      if (isAppError(err) && err.code === 'CLIENT_CLOSED') return reply.code(499).send();
+      if (!isAppError(err) || err.code !== 'OVERLOADED') return internal(req, reply, err);
+      reply.header('retry-after', String(retryAfterSeconds(err)));
+      return send(reply, 503, { message: err.publicMessage });
     }
-    // The backlog room is held until the task is submitted, or the request fails before that.
     try {
-      try {
-        if (/^multipart\/form-data/i.test(header(req, 'content-type') ?? '')) await holdUpload(deps.admission, req, reply, MAX_UPLOAD_BYTES);
-      } catch (err) {
-        req.raw.resume();
-        return refused(req, reply, err);
-      }
       let parsed: Parsed;
       try {
         parsed = validate(await readForm(req), deps.pngKbyte);
@@ -342,22 +334,15 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
         }
         return internal(req, reply, err);
       }
-      let taskId: string;
-      try {
-        ({ taskId } = await deps.tasks.submit(parsed.source, parsed.options));
-      } catch (err) {
-        return internal(req, reply, err);
-      }
+      const { taskId } = await deps.tasks.submit(parsed.source, parsed.options);
       // Queued: the task counts in the queue's backlog from now on (a sync task is waited for below).
       room.done();
-      try {
-        if (!parsed.sync) return send(reply, 200, { message: 'success', data: { task_id: taskId } });
-        const v = await deps.tasks.wait(taskId, deps.syncWaitMs);
-        if (v === undefined) return send(reply, 404, { message: 'Task not found' });
-        return send(reply, 200, { message: 'success', data: present(req, v) });
-      } catch (err) {
-        return internal(req, reply, err);
-      }
+      if (!parsed.sync) return send(reply, 200, { message: 'success', data: { task_id: taskId } });
+      const v = await deps.tasks.wait(taskId, deps.syncWaitMs);
+      if (v === undefined) return send(reply, 404, { message: 'Task not found' });
+      return send(reply, 200, { message: 'success', data: present(req, v) });
+    } catch (err) {
+      return internal(req, reply, err);
     } finally {
       room.done();
     }
