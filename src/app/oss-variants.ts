@@ -7,6 +7,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { parseOssProcess } from '../dialects/oss/parse.js';
+import { watermarkKeys } from '../core/ops/watermark.js';
 import type { ObjectRecord } from '../ports/meta-store.js';
 import { variantKey } from './variants.js';
 
@@ -28,7 +29,7 @@ function recipeJson(process: string): string | null {
   if (!process.includes('sys/saveas')) {
     try {
       const recipe = parseOssProcess(process);
-      if (!recipe.ops.some((op) => op.op === 'watermark' && op.params.image !== undefined)) json = JSON.stringify(recipe);
+      if (watermarkKeys(recipe.ops).length === 0) json = JSON.stringify(recipe);
     } catch {
       // The engine reports the parse error with its proper code.
     }
