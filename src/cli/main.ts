@@ -63,7 +63,7 @@ export function buildCli(): Command {
   const program = new Command();
   program
     .name('halftone')
-    .description('Halftone: self-hosted image processing and optimisation (OSS IMG process strings today).')
+    .description('Halftone: self-hosted image processing and optimisation (OSS process strings, target-size compression, video → animation, store maintenance and background jobs).')
     .showHelpAfterError()
     .exitOverride();
 

@@ -16,12 +16,14 @@ export function registerWorker(program: Command): void {
     .addHelpText('after', [
       '',
       'Needs HALFTONE_QUEUE=bullmq and REDIS_URL (the embedded queue is run by the server process itself),',
-      'and HALFTONE_STORAGE=s3 with the same HALFTONE_S3_* settings as the serving nodes. Serving nodes with',
+      'HALFTONE_STORAGE=s3 with the same HALFTONE_S3_* settings as the serving nodes, and HALFTONE_META=postgres',
+      'with DATABASE_URL; it refuses to start otherwise (exit 2). Serving nodes with',
       'HALFTONE_RUN_JOBS=false leave every job to the workers. SIGTERM or SIGINT: running jobs finish,',
       'then the process exits (after at most HALFTONE_SHUTDOWN_GRACE_MS). See docs/deploy.md.',
       '',
       'Example:',
-      '  HALFTONE_QUEUE=bullmq REDIS_URL=redis://127.0.0.1:6379 HALFTONE_STORAGE=s3 HALFTONE_S3_BUCKET=img halftone worker',
+      '  HALFTONE_QUEUE=bullmq REDIS_URL=redis://127.0.0.1:6379 HALFTONE_STORAGE=s3 HALFTONE_S3_BUCKET=img \\',
+      '    HALFTONE_META=postgres DATABASE_URL=postgres://... halftone worker',
     ].join('\n'))
     .action(async () => {
       const { runWorker } = await import('../compose-worker.js');
