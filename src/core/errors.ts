@@ -63,6 +63,7 @@ export const ERROR_CATALOGUE = {
   TIMEOUT: { status: 504, oss: 'RequestTimeout', doc: 'Processing took longer than its time budget.' },
   OVERLOADED: { status: 503, oss: 'ServiceUnavailable', doc: 'Too many requests are being processed; retry after the Retry-After interval.' },
   CLIENT_CLOSED: { status: 499, oss: 'RequestCanceled', doc: 'The client closed the connection while its request waited for a pipeline; the work was dropped and nothing was sent (499 appears in logs and metrics only).' },
+  INSUFFICIENT_STORAGE: { status: 507, oss: 'InsufficientStorage', doc: "The server's disk (or quota, or metadata database) is full; nothing was stored. Halftone's own code: a hosted service never runs out of space." },
   INTERNAL: { status: 500, oss: 'InternalError', doc: 'An unexpected server error; the log has the cause.' },
   // --- remote source fetching (SourceFetcher) ------------------------------------------------------
   FETCH_INVALID_URL: { status: 400, oss: 'InvalidArgument', doc: 'The source URL is not a plain http(s) URL (other scheme, userinfo, non-canonical numeric host, blocked port, too long). Cloudflare 9406.' },
@@ -127,6 +128,17 @@ export class AppError extends Error {
 
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
+}
+
+/**
+ * A storage-exhaustion error from a write — the disk full (ENOSPC), a quota exceeded (EDQUOT), the
+ * SQLite database full (SQLITE_FULL) — as INSUFFICIENT_STORAGE; undefined for any other error.
+ * Presentation layers check it before answering an unexpected error as INTERNAL.
+ */
+export function storageFullError(err: unknown): AppError | undefined {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT' && code !== 'SQLITE_FULL') return undefined;
+  return new AppError('INSUFFICIENT_STORAGE', 'The server has no storage space left; nothing was stored.', { cause: err });
 }
 
 /** Retry-After seconds of an OVERLOADED error (every dialect): its `details.retryAfter`, a whole number ≥ 1; 1 without one. */

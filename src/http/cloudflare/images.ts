@@ -10,7 +10,7 @@
  */
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError, retryAfterSeconds } from '../../core/errors.js';
+import { AppError, isAppError, retryAfterSeconds, storageFullError } from '../../core/errors.js';
 import { safeIncludes } from '../../core/safe-equal.js';
 import type { CfRequest, CfResult } from '../../app/cloudflare-transform.js';
 import { MAX_IMAGE_BYTES, variantToOptions, type HostedImage, type HostedImages, type Variant } from '../../app/hosted-images.js';
@@ -136,11 +136,9 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
     reply.code(status).header('content-type', 'application/json').send(JSON.stringify({ result: null, success: false, errors: [{ code, message }], messages: [] }));
 
   /** Images API code and status for an AppError (spec §16.2; statuses by meaning, UNCONFIRMED). */
-  const failFor = (reply: FastifyReply, req: FastifyRequest, err: unknown) => {
-    if (!isAppError(err)) {
-      deps.onInternalError?.(err, req.id);
-      return fail(reply, 500, 5500, 'Internal error');
-    }
+  const failFor = (reply: FastifyReply, req: FastifyRequest, caught: unknown) => {
+    if (!isAppError(caught)) deps.onInternalError?.(caught, req.id);
+    const err = isAppError(caught) ? caught : storageFullError(caught) ?? new AppError('INTERNAL', 'Internal error', { cause: caught });
     switch (err.code) {
       case 'OVERLOADED':
         reply.header('retry-after', String(retryAfterSeconds(err)));
@@ -152,6 +150,7 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
       case 'UNSUPPORTED_FORMAT':
       case 'CORRUPT_IMAGE': return fail(reply, 415, 5455, 'Unsupported image format');
       case 'BUCKET_ALREADY_EXISTS': return fail(reply, 409, 5409, err.publicMessage);
+      case 'INSUFFICIENT_STORAGE': return fail(reply, 507, 5500, err.publicMessage);
       case 'INTERNAL': return fail(reply, 500, 5500, 'Internal error');
       default: return fail(reply, err.status >= 500 ? 502 : 400, 5400, err.publicMessage);
     }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERROR_CATALOGUE, isAppError, retryAfterSeconds } from '../../core/errors.js';
+import { AppError, ERROR_CATALOGUE, isAppError, retryAfterSeconds, storageFullError } from '../../core/errors.js';
 import { parseProcessBody } from '../../dialects/oss/saveas.js';
 import type { BucketAcl, BucketRecord, ObjectAcl, ObjectRecord, ObjectService } from '../../app/oss-objects.js';
 import type { TransformDeps, TransformResult } from '../../app/transform-image.js';
@@ -96,7 +96,7 @@ export function presentOssError(reply: FastifyReply, req: FastifyRequest, err: u
   let e: AppError;
   if (isAppError(err)) e = err;
   else {
-    e = new AppError('INTERNAL', 'We encountered an internal error. Please try again.', { cause: err });
+    e = storageFullError(err) ?? new AppError('INTERNAL', 'We encountered an internal error. Please try again.', { cause: err });
   }
   const def = ERROR_CATALOGUE[e.code];
   const extra: Record<string, unknown> = {};
