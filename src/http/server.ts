@@ -16,6 +16,7 @@ import { dialectOf, recordHotHit, registerObservability, type ObservabilityDeps 
 import { isOffered, type HotCache, type HotHit } from './hot-cache.js';
 import { registerApiDocs, type ApiDocsOptions } from './docs/openapi.js';
 import { registerPlayground, type PlaygroundDeps } from './playground/routes.js';
+import { registerUnreadBodyPolicy } from './unread-body.js';
 import { registerTaskRoutes, type TaskRouteDeps } from './tasks/imgcompress.js';
 import { registerResultsRoutes, type ResultsRouteDeps } from './results.js';
 import { registerAbstractRoutes, type AbstractRouteDeps } from './abstract/routes.js';
@@ -155,6 +156,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       done(null, payload);
     });
   }
+  registerUnreadBodyPolicy(app);
   app.removeAllContentTypeParsers();
   // Leave every body unread in request.raw; routes consume it as a stream.
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));

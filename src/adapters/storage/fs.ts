@@ -60,7 +60,10 @@ export async function createFsBlobStore(opts: FsBlobStoreOptions): Promise<BlobS
       }
       return;
     }
-    for await (const chunk of source as Readable) yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    // The stream is the caller's (an upload's request body): a write that fails midway stops reading
+    // it but leaves it alive, so the HTTP layer can discard the rest and keep the connection
+    // (`for await` over the stream itself would destroy it, and with it the connection's parser state).
+    for await (const chunk of (source as Readable).iterator({ destroyOnReturn: false })) yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
   }
 
   const store: BlobStore = {

@@ -182,7 +182,9 @@ export function createS3BlobStore(opts: S3BlobStoreOptions): S3BlobStore {
         ? Readable.from([source])
         : 'concat' in source && !('pipe' in source)
           ? Readable.from(concatChunks(source.concat))
-          : (source as Readable);
+          // Fed through its own iterator: a failed upload's pipeline destroys this wrapper, not the
+          // caller's stream (an upload's request body, whose rest src/http/unread-body.ts discards).
+          : Readable.from((source as Readable).iterator({ destroyOnReturn: false }));
       const upload = new Upload({
         client,
         params: { Bucket: bucket, Key: keyOf(id), Body: meter },

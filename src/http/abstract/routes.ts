@@ -17,6 +17,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError, retryAfterSeconds } from '../../core/errors.js';
+import { discardBody } from '../unread-body.js';
 import { apiKeyOf, parseOptions, parseUrlRequest, type AbstractOptions } from '../../dialects/abstract/request.js';
 import { AbstractValidationError, isAbstractValidationError, REQUIRED } from '../../dialects/abstract/validation.js';
 import { MAX_SOURCE_BYTES, type AbstractOutcome, type AbstractSource } from '../../app/abstract-optimise.js';
@@ -90,7 +91,7 @@ async function readJson(req: FastifyRequest): Promise<unknown> {
   const tooBig = () => new AbstractValidationError({}, `The JSON body may not exceed ${JSON_LIMIT} bytes.`);
   const declared = Number(h(req, 'content-length') ?? '0');
   if (declared > JSON_LIMIT) {
-    discardRest(req, JSON_LIMIT);
+    discardBody(req.raw, JSON_LIMIT);
     throw tooBig();
   }
   const text = await new Promise<string>((resolve, reject) => {
@@ -105,7 +106,7 @@ async function readJson(req: FastifyRequest): Promise<unknown> {
       // Over the cap while streaming (chunked body): stop keeping it and answer now.
       req.raw.off('data', onData);
       chunks.length = 0;
-      discardRest(req, JSON_LIMIT);
+      discardBody(req.raw, JSON_LIMIT);
       reject(tooBig());
     };
     req.raw.on('data', onData);
@@ -118,20 +119,6 @@ async function readJson(req: FastifyRequest): Promise<unknown> {
   } catch {
     throw new AbstractValidationError({}, 'The request body is not valid JSON.');
   }
-}
-
-/**
- * Lets the client finish sending a body we will not use (discarding it, nothing is buffered), so
- * that it reads our answer instead of a connection reset; past `bound` more bytes the connection
- * is dropped.
- */
-function discardRest(req: FastifyRequest, bound: number): void {
-  let extra = 0;
-  req.raw.on('data', (c: Buffer) => {
-    extra += c.length;
-    if (extra > bound) req.raw.socket.destroy();
-  });
-  req.raw.resume();
 }
 
 interface UploadForm {
@@ -156,7 +143,7 @@ function readForm(req: FastifyRequest, maxBytes: number): Promise<UploadForm> {
       if (failed) return;
       failed = true;
       req.raw.unpipe(bb);
-      discardRest(req, maxBytes);
+      discardBody(req.raw, maxBytes);
       reject(err);
     };
     bb.on('field', (name, value, info) => {
@@ -234,7 +221,7 @@ export function registerAbstractRoutes(app: FastifyInstance, deps: AbstractRoute
   const byUrl = async (req: FastifyRequest, reply: FastifyReply) => {
     try {
       if (/^multipart\//i.test(h(req, 'content-type') ?? '')) {
-        discardRest(req, maxUpload);
+        discardBody(req.raw, maxUpload);
         return sendAbstractError(reply, 400, 'validation_error', 'Send a JSON body to /v1/url/ (uploads go to /v1/upload/).');
       }
       const body = await readJson(req);
@@ -251,12 +238,12 @@ export function registerAbstractRoutes(app: FastifyInstance, deps: AbstractRoute
   const byUpload = async (req: FastifyRequest, reply: FastifyReply) => {
     try {
       if (!/^multipart\/form-data/i.test(h(req, 'content-type') ?? '')) {
-        discardRest(req, maxUpload);
+        discardBody(req.raw, maxUpload);
         return sendAbstractError(reply, 400, 'validation_error', 'Send multipart/form-data with the parts image and data.', { image: [REQUIRED] });
       }
       const early = fallbackKey(req);
       if (early !== undefined && !keyAccepted(early, deps.apiKeys)) {
-        discardRest(req, maxUpload);
+        discardBody(req.raw, maxUpload);
         return sendAbstractError(reply, 401, 'unauthorized', 'Invalid API key provided.');
       }
       // The upload's bytes are held against the memory budget before it is read; refused, its
@@ -264,7 +251,7 @@ export function registerAbstractRoutes(app: FastifyInstance, deps: AbstractRoute
       try {
         await holdUpload(deps.admission, req, reply, maxUpload);
       } catch (err) {
-        discardRest(req, maxUpload);
+        discardBody(req.raw, maxUpload);
         throw err;
       }
       // An oversized or broken upload is answered at once; the rest of its body is discarded.

@@ -16,6 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_SIDE, MAX_UPLOAD_BYTES, type CompressTasks, type TaskFormat, type TaskOptions, type TaskSource, type TaskView } from '../../app/compress-tasks.js';
 import type { RateLimiter } from '../../ports/rate-limiter.js';
 import { isAppError, retryAfterSeconds } from '../../core/errors.js';
+import { discardBody } from '../unread-body.js';
 import type { Admission } from '../../app/admission.js';
 import type { BacklogRoom } from '../../app/job-backlog.js';
 import { holdUpload } from '../upload-hold.js';
@@ -233,18 +234,6 @@ export function validate(form: Form, pngKbyte: 'allow' | 'reject'): Parsed {
   };
 }
 
-/** Most bytes read and dropped after a 413 before the connection is closed. */
-const DRAIN_CAP = 64 * 1024 * 1024;
-
-function drain(req: FastifyRequest): void {
-  let dropped = 0;
-  req.raw.on('data', (c: Buffer) => {
-    dropped += c.length;
-    if (dropped > DRAIN_CAP) req.raw.socket.destroy();
-  });
-  req.raw.resume();
-}
-
 /** Digests so that the comparison time depends neither on the key's length nor on a prefix. */
 function keyMatcher(keys: readonly string[]): (given: string) => boolean {
   const digests = keys.map((k) => createHash('sha256').update(k).digest());
@@ -329,7 +318,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
         if (err instanceof HttpFail) {
           // The rest of the body is read and dropped (never buffered), so clients that send it all
           // before reading the answer still get the 413; a body beyond the drain cap is cut off.
-          if (err.status === 413) drain(req);
+          if (err.status === 413) discardBody(req.raw);
           return send(reply, err.status, { message: err.message });
         }
         return internal(req, reply, err);
