@@ -199,6 +199,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
         admission,
       });
     },
+    publicUrl: config.publicUrl,
     apiKeys: config.apiKeys.split(',').map((k) => k.trim()).filter((k) => k !== ''),
     rateLimit: (key) => abstractLimiter.take(key),
     admission,

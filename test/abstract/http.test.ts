@@ -266,3 +266,15 @@ test('result URL follows Host and X-Forwarded-Proto', async () => {
   });
   assert.match(json.url, /^https:\/\/images\.example\.test\/results\//, json.url);
 });
+
+test('with HALFTONE_PUBLIC_URL set, the result URL is on that origin whatever the Host', async () => {
+  const pub = await startHarness({ allowedOrigins: [origin.url], routes: { publicUrl: 'https://img.example.com/' } });
+  try {
+    const res = await fetch(`${pub.url}/v1/url/`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'http' }, body: JSON.stringify({ api_key: KEY, url: `${origin.url}/dog.png` }) });
+    assert.equal(res.status, 200);
+    const json = (await res.json()) as { url: string };
+    assert.match(json.url, /^https:\/\/img\.example\.com\/results\/[^/]+/, json.url);
+  } finally {
+    await pub.close();
+  }
+});

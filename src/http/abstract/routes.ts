@@ -18,6 +18,7 @@ import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError, retryAfterSeconds } from '../../core/errors.js';
 import { discardBody } from '../unread-body.js';
+import { publicOrigin } from '../public-origin.js';
 import { apiKeyOf, parseOptions, parseUrlRequest, type AbstractOptions } from '../../dialects/abstract/request.js';
 import { AbstractValidationError, isAbstractValidationError, REQUIRED } from '../../dialects/abstract/validation.js';
 import { MAX_SOURCE_BYTES, type AbstractOutcome, type AbstractSource } from '../../app/abstract-optimise.js';
@@ -37,6 +38,8 @@ export interface AbstractRouteDeps {
   /** Holds an upload's bytes against the memory budget before it is read (src/http/upload-hold.ts). */
   readonly admission?: Admission | undefined;
   readonly onInternalError?: (err: unknown, requestId: string) => void;
+  /** HALFTONE_PUBLIC_URL: the origin of result URLs ('' or absent = the request's). */
+  readonly publicUrl?: string;
 }
 
 const JSON_LIMIT = 64 * 1024;
@@ -179,11 +182,7 @@ function readForm(req: FastifyRequest, maxBytes: number): Promise<UploadForm> {
 export function registerAbstractRoutes(app: FastifyInstance, deps: AbstractRouteDeps): void {
   const maxUpload = deps.maxUploadBytes ?? MAX_SOURCE_BYTES;
 
-  const origin = (req: FastifyRequest): string => {
-    const fwd = (h(req, 'x-forwarded-proto') ?? '').split(',')[0]?.trim().toLowerCase();
-    const proto = fwd === 'http' || fwd === 'https' ? fwd : req.protocol;
-    return `${proto}://${h(req, 'host') ?? 'localhost'}`;
-  };
+  const origin = (req: FastifyRequest): string => publicOrigin(req, deps.publicUrl ?? '');
 
   /** Auth and rate limit; answers and returns false when the request must stop. */
   const admit = async (req: FastifyRequest, reply: FastifyReply, key: string | undefined): Promise<boolean> => {

@@ -17,6 +17,7 @@ import { MAX_SIDE, MAX_UPLOAD_BYTES, type CompressTasks, type TaskFormat, type T
 import type { RateLimiter } from '../../ports/rate-limiter.js';
 import { isAppError, retryAfterSeconds } from '../../core/errors.js';
 import { discardBody } from '../unread-body.js';
+import { publicOrigin } from '../public-origin.js';
 import type { Admission } from '../../app/admission.js';
 import type { BacklogRoom } from '../../app/job-backlog.js';
 import { holdUpload } from '../upload-hold.js';
@@ -248,12 +249,7 @@ function keyMatcher(keys: readonly string[]): (given: string) => boolean {
 export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
   const matches = keyMatcher(deps.apiKeys);
 
-  const origin = (req: FastifyRequest): string => {
-    if (deps.publicUrl !== '') return deps.publicUrl.replace(/\/+$/, '');
-    const fwd = header(req, 'x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
-    const proto = fwd === 'http' || fwd === 'https' ? fwd : req.protocol;
-    return `${proto}://${header(req, 'host') ?? 'localhost'}`;
-  };
+  const origin = (req: FastifyRequest): string => publicOrigin(req, deps.publicUrl);
 
   const present = (req: FastifyRequest, v: TaskView): Record<string, unknown> => ({
     task_id: v.taskId,
