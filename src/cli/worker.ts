@@ -1,8 +1,8 @@
 /**
  * `halftone worker`: runs background jobs only (compression tasks, video animations and their
  * notifications), no HTTP listener. The composition is main.ts's, so a worker registers exactly
- * the handlers a serving node does. Needs the shared queue (HALFTONE_QUEUE=bullmq, REDIS_URL) and
- * shared storage (HALFTONE_STORAGE=s3).
+ * the handlers a serving node does. Needs the shared queue (HALFTONE_QUEUE=bullmq, REDIS_URL),
+ * shared storage (HALFTONE_STORAGE=s3) and shared metadata (HALFTONE_META=postgres, DATABASE_URL).
  */
 import type { Command } from 'commander';
 
