@@ -18,6 +18,7 @@ import { createObjectService } from '../../src/app/oss-objects.js';
 import { storageFullError } from '../../src/core/errors.js';
 import type { BlobStore } from '../../src/ports/blob-store.js';
 import { buildServer } from '../../src/http/server.js';
+import { TEST_AK, TEST_SK, v1Authorization } from '../security/harness.js';
 
 const MAX_OBJECT = 256 * 1024;
 let dir: string;
@@ -62,7 +63,7 @@ before(async () => {
         throw new Error('not used');
       },
       address: { serviceDomains: ['localhost'], cname: {}, defaultBucket: '' },
-      lookupSecret: async () => undefined,
+      lookupSecret: async (id) => (id === TEST_AK ? TEST_SK : undefined),
       styleDelimiters: '',
       protectedSources: [],
     },
@@ -84,11 +85,13 @@ async function* chunked(total: number): AsyncGenerator<Buffer> {
   for (let sent = 0; sent < total; sent += 64 * 1024) yield Buffer.alloc(Math.min(64 * 1024, total - sent), 7);
 }
 
-/** PUTs `body`, then GETs a stored object on the same single-connection pool. */
-async function putThenGet(key: string, body: Readable | Buffer) {
+/** Sends `body` (a PUT of `key`, or a signed POST `?delete`), then GETs a stored object on the same single-connection pool. */
+async function putThenGet(key: string | { deleteMultiple: true }, body: Readable | Buffer) {
   const pool = new Pool(base, { connections: 1, headersTimeout: 5000, bodyTimeout: 5000 });
   try {
-    const put = await pool.request({ method: 'PUT', path: `/uploads/${key}`, body });
+    const put = typeof key === 'string'
+      ? await pool.request({ method: 'PUT', path: `/uploads/${key}`, body })
+      : await pool.request({ method: 'POST', path: '/uploads/?delete', body, headers: signedDelete() });
     const putText = await put.body.text();
     const get = await pool.request({ method: 'GET', path: '/uploads/kept.txt' });
     return { put: { status: put.statusCode, headers: put.headers, text: putText }, get: { status: get.statusCode, text: await get.body.text() } };
@@ -117,6 +120,22 @@ test('a chunked upload over the size cap: 400 EntityTooLarge, and the connection
   assert.equal(connections - before, 1, 'both requests on one connection');
   // Nothing of the refused upload is left behind (tmp/ holds only unfinished writes).
   assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
+});
+
+/** Headers of a V1-signed DeleteMultipleObjects request. */
+function signedDelete(): Record<string, string> {
+  const headers = { 'content-type': 'application/xml', 'x-oss-date': new Date().toUTCString() };
+  return { ...headers, authorization: v1Authorization({ method: 'POST', bucket: 'uploads', query: [['delete', undefined]] }, headers) };
+}
+
+test('an XML body over its limit (DeleteMultipleObjects, chunked): 400 EntityTooLarge, and the connection serves the next request', async () => {
+  failure = 'none';
+  const before = connections;
+  const r = await putThenGet({ deleteMultiple: true }, Readable.from(chunked(3 * 1024 * 1024)));
+  assert.equal(r.put.status, 400, r.put.text);
+  assert.match(r.put.text, /<Code>EntityTooLarge<\/Code>/);
+  assert.equal(r.get.status, 200);
+  assert.equal(connections - before, 1, 'both requests on one connection');
 });
 
 test('the disk full midway: 507 InsufficientStorage, and the connection serves the next request', async () => {

@@ -11,6 +11,7 @@
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError, retryAfterSeconds, storageFullError } from '../../core/errors.js';
+import { readBodyUpTo } from '../request-body.js';
 import { safeIncludes } from '../../core/safe-equal.js';
 import type { CfRequest, CfResult } from '../../app/cloudflare-transform.js';
 import { MAX_IMAGE_BYTES, variantToOptions, type HostedImage, type HostedImages, type Variant } from '../../app/hosted-images.js';
@@ -191,16 +192,10 @@ export function registerImagesRoutes(app: FastifyInstance, deps: ImagesRouteDeps
   }
 
   async function readJson(req: FastifyRequest): Promise<unknown> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req.raw as AsyncIterable<Buffer>) {
-      size += c.length;
-      if (size > JSON_LIMIT) throw new AppError('INVALID_ARGUMENT', 'The JSON body is too large');
-      chunks.push(c);
-    }
-    if (size === 0) return {};
+    const body = await readBodyUpTo(req.raw, JSON_LIMIT, () => new AppError('INVALID_ARGUMENT', 'The JSON body is too large'));
+    if (body.length === 0) return {};
     try {
-      return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+      return JSON.parse(body.toString('utf8')) as unknown;
     } catch {
       throw new AppError('INVALID_ARGUMENT', 'The body is not valid JSON');
     }

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppError } from '../../core/errors.js';
+import { readBodyUpTo } from '../request-body.js';
 
 /** Splits a raw URL into path and query pairs (names and values percent-decoded once, `+` kept). */
 export function splitUrl(rawUrl: string): { path: string; query: [string, string | undefined][] } {
@@ -37,15 +38,7 @@ export function newRequestId(): string {
 
 /** Reads a small body (XML, POST process) fully; ENTITY_TOO_LARGE past `limit` bytes. */
 export async function readSmallBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of req) {
-    const b = chunk as Buffer;
-    n += b.length;
-    if (n > limit) throw new AppError('ENTITY_TOO_LARGE', `The request body exceeds ${limit} bytes.`);
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks);
+  return readBodyUpTo(req, limit, () => new AppError('ENTITY_TOO_LARGE', `The request body exceeds ${limit} bytes.`));
 }
 
 /** Decodes a Content-MD5 header (base64 of 16 bytes); INVALID_DIGEST when malformed. */

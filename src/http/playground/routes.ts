@@ -15,6 +15,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { AppError, ERROR_CATALOGUE, isAppError } from '../../core/errors.js';
+import { readBodyUpTo } from '../request-body.js';
 import type { PlaygroundShelf } from '../../app/playground.js';
 import { playgroundCatalogue } from './catalog.js';
 
@@ -61,14 +62,8 @@ export function registerPlayground(app: FastifyInstance, deps: PlaygroundDeps): 
   });
   app.post('/playground/api/images', async (req, reply) => {
     try {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const c of req.raw as AsyncIterable<Buffer>) {
-        size += c.length;
-        if (size > deps.maxBytes) throw new AppError('ENTITY_TOO_LARGE', `The playground accepts images up to ${deps.maxBytes} bytes.`);
-        chunks.push(c);
-      }
-      const img = await deps.shelf.upload(Buffer.concat(chunks));
+      const body = await readBodyUpTo(req.raw, deps.maxBytes, () => new AppError('ENTITY_TOO_LARGE', `The playground accepts images up to ${deps.maxBytes} bytes.`));
+      const img = await deps.shelf.upload(body);
       return json(reply.code(201), { bucket: deps.shelf.bucket, ...img });
     } catch (err) {
       return sendError(reply, err, deps.onInternalError);

@@ -17,6 +17,7 @@ import { MAX_SIDE, MAX_UPLOAD_BYTES, type CompressTasks, type TaskFormat, type T
 import type { RateLimiter } from '../../ports/rate-limiter.js';
 import { isAppError, retryAfterSeconds } from '../../core/errors.js';
 import { discardBody } from '../unread-body.js';
+import { readBodyUpTo } from '../request-body.js';
 import { publicOrigin } from '../public-origin.js';
 import type { Admission } from '../../app/admission.js';
 import type { BacklogRoom } from '../../app/job-backlog.js';
@@ -123,14 +124,8 @@ function readMultipart(req: FastifyRequest): Promise<Form> {
 }
 
 async function readSmallBody(req: FastifyRequest): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req.raw as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > FORM_LIMIT) throw new HttpFail(413, `The form body is larger than ${FORM_LIMIT / 1024} KB; upload files as multipart/form-data`);
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = await readBodyUpTo(req.raw, FORM_LIMIT, () => new HttpFail(413, `The form body is larger than ${FORM_LIMIT / 1024} KB; upload files as multipart/form-data`));
+  return body.toString('utf8');
 }
 
 async function readForm(req: FastifyRequest): Promise<Form> {
