@@ -15,7 +15,7 @@ import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_SIDE, MAX_UPLOAD_BYTES, type CompressTasks, type TaskFormat, type TaskOptions, type TaskSource, type TaskView } from '../../app/compress-tasks.js';
 import type { RateLimiter } from '../../ports/rate-limiter.js';
-import { isAppError, retryAfterSeconds } from '../../core/errors.js';
+import { isAppError, retryAfterSeconds, storageFullError } from '../../core/errors.js';
 import { discardBody } from '../unread-body.js';
 import { readBodyUpTo } from '../request-body.js';
 import { publicOrigin } from '../public-origin.js';
@@ -276,7 +276,8 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRouteDeps): v
 
   const internal = (req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply => {
     deps.onInternalError?.(err, req.id);
-    return send(reply, 500, { message: 'Internal server error' });
+    const full = storageFullError(err);
+    return full === undefined ? send(reply, 500, { message: 'Internal server error' }) : send(reply, 507, { message: full.publicMessage });
   };
 
   app.post(BASE, async (req, reply) => {
