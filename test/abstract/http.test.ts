@@ -267,6 +267,20 @@ test('result URL follows Host and X-Forwarded-Proto', async () => {
   assert.match(json.url, /^https:\/\/images\.example\.test\/results\//, json.url);
 });
 
+test('a full disk while keeping the result: 507 insufficient_storage in the envelope', async () => {
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const full = await startHarness({ allowedOrigins: [origin.url], deps: { resultFiles: { publish: async () => { throw enospc; }, remove: async () => undefined } } });
+  try {
+    const res = await fetch(`${full.url}/v1/url/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: KEY, url: `${origin.url}/dog.png` }) });
+    assert.equal(res.status, 507);
+    const json = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(json.error.code, 'insufficient_storage');
+    assert.match(json.error.message, /no storage space left/);
+  } finally {
+    await full.close();
+  }
+});
+
 test('with HALFTONE_PUBLIC_URL set, the result URL is on that origin whatever the Host', async () => {
   const pub = await startHarness({ allowedOrigins: [origin.url], routes: { publicUrl: 'https://img.example.com/' } });
   try {

@@ -16,7 +16,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isAppError, retryAfterSeconds } from '../../core/errors.js';
+import { isAppError, retryAfterSeconds, storageFullError } from '../../core/errors.js';
 import { discardBody } from '../unread-body.js';
 import { publicOrigin } from '../public-origin.js';
 import { apiKeyOf, parseOptions, parseUrlRequest, type AbstractOptions } from '../../dialects/abstract/request.js';
@@ -69,6 +69,8 @@ function presentError(reply: FastifyReply, req: FastifyRequest, err: unknown, on
   if (isAppError(err) && err.code === 'CLIENT_CLOSED') return reply.code(499).send();
   if (isAppError(err) && err.status < 500) return sendAbstractError(reply, 400, 'validation_error', err.publicMessage);
   onInternalError?.(err, req.id);
+  const full = storageFullError(err);
+  if (full !== undefined) return sendAbstractError(reply, 507, 'insufficient_storage', full.publicMessage);
   return sendAbstractError(reply, 500, 'server_error', 'An internal error occurred.');
 }
 
