@@ -9,6 +9,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createHttpFetcher } from './adapters/source/http.js';
+import { lockDataDir } from './adapters/storage/data-dir-lock.js';
 import { resolveCredentials } from './config/credentials.js';
 import { load, type Config } from './config/schema.js';
 import { composeJobUseCases, composeQueue, composeStores } from './compose-shared.js';
@@ -25,6 +26,7 @@ export interface ComposedWorker {
 export async function composeWorker(config: Config, log: (line: string) => void = console.log): Promise<ComposedWorker> {
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
+  const dirLock = lockDataDir(dataDir, 'worker');
   // The same access key as the nodes (HALFTONE_ACCESS_KEY_*): it derives the result-URL signing key.
   const creds = await resolveCredentials(dataDir, config.accessKeyId, config.accessKeySecret);
   const stores = await composeStores(config, dataDir, { id: creds.accessKeyId, secret: creds.accessKeySecret });
@@ -40,6 +42,7 @@ export async function composeWorker(config: Config, log: (line: string) => void 
       await queue.close({ mode });
       await fetcher.close?.();
       await stores.close();
+      dirLock.release();
     },
   };
 }

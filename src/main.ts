@@ -24,6 +24,7 @@ import { createHostedImages } from './app/hosted-images.js';
 import type { EmbeddedJobQueue } from './adapters/queue/embedded.js';
 import type { JobQueue } from './ports/job-queue.js';
 import { composeJobUseCases, composeQueue, composeStores, startBlobGc } from './compose-shared.js';
+import { DataDirInUseError, lockDataDir } from './adapters/storage/data-dir-lock.js';
 import { createPromMetrics } from './adapters/metrics/prom.js';
 import { NOOP_METRICS } from './ports/metrics.js';
 import { registerPerfMetrics } from './app/perf-metrics.js';
@@ -79,6 +80,8 @@ async function transform(source: EncodedImage, process: string, deps: TransformD
 export async function compose(config: Config, log: (line: string) => void = console.log): Promise<Composed> {
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
+  // One process per data dir (src/adapters/storage/data-dir-lock.ts); released by close() or exit.
+  const dirLock = lockDataDir(dataDir, 'server');
   const creds = await resolveCredentials(dataDir, config.accessKeyId, config.accessKeySecret);
   if (creds.generated) {
     log(`halftone: generated an access key pair (saved in ${join(dataDir, 'credentials.json')}; shown only once):`);
@@ -296,6 +299,7 @@ export async function compose(config: Config, log: (line: string) => void = cons
       await resultCache.close();
       await Promise.all(redisLimiters.map((l) => l.close()));
       await stores.close();
+      dirLock.release();
       process.off('exit', flushLogs);
       flushLogs();
     },
@@ -311,7 +315,15 @@ export async function main(env: Record<string, string | undefined> = process.env
     process.exitCode = 2;
     return;
   }
-  const composed = await compose(loaded.config);
+  let composed: Composed;
+  try {
+    composed = await compose(loaded.config);
+  } catch (err) {
+    if (!(err instanceof DataDirInUseError)) throw err;
+    console.error(`halftone: ${err.message}`);
+    process.exitCode = 2;
+    return;
+  }
   const address = await composed.app.listen({ port: loaded.config.port, host: loaded.config.host });
   console.log(`halftone: listening on ${address} (data dir ${resolve(loaded.config.dataDir)})`);
   reportAllocator();

@@ -15,9 +15,9 @@ export function registerDoctor(program: Command): void {
     .command('doctor')
     .description('Check the store: every object has its blob with the recorded size and MD5, no orphan blobs, temp files or parts of vanished uploads. Exit 1 when inconsistent.')
     .option('--data-dir <dir>', 'data directory (default: HALFTONE_DATA_DIR or ./data)')
-    .option('--repair', 'remove orphan blobs, temp files and parts of vanished uploads (run with the server stopped)')
+    .option('--repair', 'remove orphan blobs, temp files and parts of vanished uploads (refused while a server or worker uses the data dir)')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nRun it with the server stopped: the temp files and new blobs of in-flight writes look like orphans.\n\nExamples:\n  halftone doctor --data-dir ./data\n  halftone doctor --data-dir ./data --repair')
+    .addHelpText('after', '\nRun it with the server stopped: the temp files and new blobs of in-flight writes look like orphans (--repair refuses while a server or worker holds the data dir).\n\nExamples:\n  halftone doctor --data-dir ./data\n  halftone doctor --data-dir ./data --repair')
     .action(async (opts: { dataDir?: string; repair?: boolean; json?: boolean }) => {
       const dir = resolve(opts.dataDir ?? process.env['HALFTONE_DATA_DIR'] ?? './data');
       const repair = opts.repair === true;
