@@ -43,4 +43,3 @@ export function registerUnreadBodyPolicy(app: FastifyInstance, cap: number = DRA
     done(null, payload);
   });
 }
-

@@ -31,8 +31,8 @@ export interface BlobStore {
   /**
    * Writes all chunks of `source` (a stream, a buffer or a list of existing blob ids to concatenate)
    * into a new blob. The blob becomes visible only once complete and durable. A write that fails
-   * midway leaves a stream source partly read (the file store) or destroyed (the S3 store's
-   * pipeline); what remains of it is the caller's (src/http/unread-body.ts for request bodies).
+   * midway stops reading a stream source but does not destroy it: what remains of it is the
+   * caller's (src/http/unread-body.ts for request bodies).
    */
   write(source: Readable | Buffer | { readonly concat: readonly string[] } , options?: BlobWriteOptions): Promise<BlobWriteResult>;
   /** Streams a blob, optionally a byte range (inclusive `start`, inclusive `end`). */

@@ -18,6 +18,7 @@ import busboy from 'busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError, retryAfterSeconds, storageFullError } from '../../core/errors.js';
 import { discardBody } from '../unread-body.js';
+import { readBodyUpTo } from '../request-body.js';
 import { publicOrigin } from '../public-origin.js';
 import { apiKeyOf, parseOptions, parseUrlRequest, type AbstractOptions } from '../../dialects/abstract/request.js';
 import { AbstractValidationError, isAbstractValidationError, REQUIRED } from '../../dialects/abstract/validation.js';
@@ -99,25 +100,16 @@ async function readJson(req: FastifyRequest): Promise<unknown> {
     discardBody(req.raw, JSON_LIMIT);
     throw tooBig();
   }
-  const text = await new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size <= JSON_LIMIT) {
-        chunks.push(c);
-        return;
-      }
-      // Over the cap while streaming (chunked body): stop keeping it and answer now.
-      req.raw.off('data', onData);
-      chunks.length = 0;
-      discardBody(req.raw, JSON_LIMIT);
-      reject(tooBig());
-    };
-    req.raw.on('data', onData);
-    req.raw.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.raw.once('error', (e) => reject(new AbstractValidationError({}, `The request body could not be read: ${e.message}`)));
-  });
+  let body: Buffer;
+  try {
+    body = await readBodyUpTo(req.raw, JSON_LIMIT, tooBig);
+  } catch (err) {
+    if (!isAbstractValidationError(err)) throw new AbstractValidationError({}, `The request body could not be read: ${(err as Error).message}`);
+    // Over the cap while streaming (chunked body): the rest is dropped, up to the same cap.
+    discardBody(req.raw, JSON_LIMIT);
+    throw err;
+  }
+  const text = body.toString('utf8');
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text) as unknown;
