@@ -85,16 +85,21 @@ async function* chunked(total: number): AsyncGenerator<Buffer> {
   for (let sent = 0; sent < total; sent += 64 * 1024) yield Buffer.alloc(Math.min(64 * 1024, total - sent), 7);
 }
 
-/** Sends `body` (a PUT of `key`, or a signed POST `?delete`), then GETs a stored object on the same single-connection pool. */
+/**
+ * Sends `body` (a PUT of `key`, or a signed POST `?delete`), then GETs a stored object on the same
+ * single-connection pool; `connections`: how many the server accepted for the two.
+ */
 async function putThenGet(key: string | { deleteMultiple: true }, body: Readable | Buffer) {
   const pool = new Pool(base, { connections: 1, headersTimeout: 5000, bodyTimeout: 5000 });
+  const before = connections;
   try {
     const put = typeof key === 'string'
       ? await pool.request({ method: 'PUT', path: `/uploads/${key}`, body })
       : await pool.request({ method: 'POST', path: '/uploads/?delete', body, headers: signedDelete() });
     const putText = await put.body.text();
     const get = await pool.request({ method: 'GET', path: '/uploads/kept.txt' });
-    return { put: { status: put.statusCode, headers: put.headers, text: putText }, get: { status: get.statusCode, text: await get.body.text() } };
+    const getText = await get.body.text();
+    return { put: { status: put.statusCode, headers: put.headers, text: putText }, get: { status: get.statusCode, text: getText }, connections: connections - before };
   } finally {
     await pool.close();
   }
@@ -111,13 +116,12 @@ test('a stored object to read afterwards', async () => {
 
 test('a chunked upload over the size cap: 400 EntityTooLarge, and the connection serves the next request', async () => {
   failure = 'none';
-  const before = connections;
   const r = await putThenGet('big.bin', Readable.from(chunked(4 * MAX_OBJECT)));
   assert.equal(r.put.status, 400);
   assert.match(r.put.text, /<Code>EntityTooLarge<\/Code>/);
   assert.equal(r.get.status, 200);
   assert.equal(r.get.text, 'kept');
-  assert.equal(connections - before, 1, 'both requests on one connection');
+  assert.equal(r.connections, 1, 'both requests on one connection');
   // Nothing of the refused upload is left behind (tmp/ holds only unfinished writes).
   assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
 });
@@ -130,34 +134,31 @@ function signedDelete(): Record<string, string> {
 
 test('an XML body over its limit (DeleteMultipleObjects, chunked): 400 EntityTooLarge, and the connection serves the next request', async () => {
   failure = 'none';
-  const before = connections;
   const r = await putThenGet({ deleteMultiple: true }, Readable.from(chunked(3 * 1024 * 1024)));
   assert.equal(r.put.status, 400, r.put.text);
   assert.match(r.put.text, /<Code>EntityTooLarge<\/Code>/);
   assert.equal(r.get.status, 200);
-  assert.equal(connections - before, 1, 'both requests on one connection');
+  assert.equal(r.connections, 1, 'both requests on one connection');
 });
 
 test('the disk full midway: 507 InsufficientStorage, and the connection serves the next request', async () => {
   failure = 'enospc';
-  const before = connections;
   const r = await putThenGet('full.bin', Buffer.alloc(200 * 1024, 1));
   assert.equal(r.put.status, 507);
   assert.match(r.put.text, /<Code>InsufficientStorage<\/Code>/);
   assert.equal(r.get.status, 200);
-  assert.equal(connections - before, 1, 'both requests on one connection');
+  assert.equal(r.connections, 1, 'both requests on one connection');
 });
 
 test('a body destroyed by a failed write: the answer closes the connection, and the next request gets a new one', async () => {
   failure = 'destroy';
-  const before = connections;
   const r = await putThenGet('gone.bin', Buffer.alloc(200 * 1024, 2));
   assert.equal(r.put.status, 500);
   assert.match(r.put.text, /<Code>InternalError<\/Code>/);
   assert.equal(r.put.headers['connection'], 'close');
   assert.equal(r.get.status, 200);
   assert.equal(r.get.text, 'kept');
-  assert.equal(connections - before, 2);
+  assert.equal(r.connections, 2);
 });
 
 test('storage exhaustion errors map to INSUFFICIENT_STORAGE, others do not', () => {
